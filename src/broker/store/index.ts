@@ -1,0 +1,2 @@
+/** Broker stores: MemoryStore (default) and FileStore (durable, append-only log + snapshots). */
+export { MemoryStore, MemoryState } from './memory';
