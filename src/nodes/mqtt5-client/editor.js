@@ -1,0 +1,1 @@
+RED.nodes.registerType('mqtt5-client', { category: 'config', defaults: {} });

@@ -1,0 +1,1 @@
+RED.nodes.registerType('mqtt5-out', { category: 'config', defaults: {} });

@@ -1,0 +1,1 @@
+RED.nodes.registerType('mqtt5-request', { category: 'config', defaults: {} });
