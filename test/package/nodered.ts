@@ -319,7 +319,11 @@ export function errText(err: unknown): string {
 
 /** Node sets of our module, keyed by node type. */
 export async function ourNodeSets(nr: NodeRedInstance): Promise<Map<string, NodeSetInfo>> {
-  const sets = await nr.getJson<NodeSetInfo[]>('/nodes');
+  return indexNodeSets(await nr.getJson<NodeSetInfo[]>('/nodes'));
+}
+
+/** Our node sets (from GET /nodes) keyed by node type; sets that failed to load under `set:<name>`. */
+export function indexNodeSets(sets: NodeSetInfo[]): Map<string, NodeSetInfo> {
   const byType = new Map<string, NodeSetInfo>();
   for (const s of sets) if (s.module === MODULE) for (const t of s.types) byType.set(t, s);
   // a set that failed to load lists no types; key it by its set name so callers see the error
