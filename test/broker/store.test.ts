@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MemoryStore } from '../../src/broker/store/memory';
+import { FileStore } from '../../src/broker/store/file';
+import { tmpDir, waitFor } from '../helpers/env';
+import { msg, qm, storeContract } from './store-contract';
+
+storeContract({
+  name: 'MemoryStore',
+  durable: false,
+  fresh: async () => {
+    const s = new MemoryStore();
+    return { make: () => s, cleanup: async () => undefined };
+  },
+});
+
+for (const flush of ['always', 'interval'] as const) {
+  storeContract({
+    name: `FileStore (flush ${flush})`,
+    durable: true,
+    fresh: async () => {
+      const dir = tmpDir('filestore-');
+      return {
+        make: () => new FileStore({ dir, flush, flushIntervalMs: 50, onWarning: (m) => assert.fail(`unexpected warning: ${m}`) }),
+        cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+      };
+    },
+  });
+}
+
+storeContract({
+  name: 'FileStore (tiny compaction threshold)',
+  durable: true,
+  fresh: async () => {
+    const dir = tmpDir('filestore-');
+    return {
+      make: () => new FileStore({ dir, compactThresholdBytes: 4096, onWarning: (m) => assert.fail(`unexpected warning: ${m}`) }),
+      cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+  },
+});
+
+describe('FileStore specifics', function () {
+  let dir: string;
+  beforeEach(() => (dir = tmpDir('filestore-')));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses a directory that another open store holds (lock file with pid)', async () => {
+    const a = new FileStore({ dir });
+    await a.open();
+    assert.equal(fs.readFileSync(path.join(dir, 'lock'), 'utf8').trim(), String(process.pid));
+    const b = new FileStore({ dir });
+    await assert.rejects(b.open(), /already open in this process/);
+    await a.close();
+    assert.equal(fs.existsSync(path.join(dir, 'lock')), false);
+    await b.open();
+    await b.close();
+  });
+
+  it('refuses a directory locked by another live process, takes over a stale lock with a warning', async () => {
+    fs.writeFileSync(path.join(dir, 'lock'), `${process.ppid}\n`); // a live node process (the test runner's parent or the shell)
+    const s = new FileStore({ dir });
+    if (/node/.test(safeCmdline(process.ppid))) {
+      await assert.rejects(s.open(), new RegExp(`in use by process ${process.ppid}`));
+    }
+    fs.writeFileSync(path.join(dir, 'lock'), '999999999\n'); // no such process
+    const warnings: string[] = [];
+    const t = new FileStore({ dir, onWarning: (m) => warnings.push(m) });
+    await t.open();
+    assert.match(warnings.join('\n'), /stale lock of process 999999999/);
+    await t.close();
+  });
+
+  it('rejects operations before open and after close', async () => {
+    const s = new FileStore({ dir });
+    await assert.rejects(s.enqueue('c', [qm(1)]), /not open/);
+    await s.open();
+    await s.close();
+    await assert.rejects(s.storeRetained(msg('a', 'b')), /not open/);
+  });
+
+  it('compacts into a snapshot and deletes covered logs; state survives', async () => {
+    const s = new FileStore({ dir, compactThresholdBytes: 4096 });
+    await s.open();
+    const big = 'x'.repeat(300);
+    for (let i = 1; i <= 100; i++) await s.enqueue('c', [qm(i, big)]);
+    for (let i = 1; i <= 90; i++) await s.removeQueued('c', i);
+    await waitCompactions(s);
+    assert.ok(s.counters.compactions >= 1, 'compacted');
+    await s.close();
+    const files = fs.readdirSync(dir).sort();
+    assert.ok(files.includes('snapshot.bin'));
+    assert.ok(files.filter((f) => f.startsWith('log-')).length <= 2, `few logs: ${files.join(',')}`);
+    const r = new FileStore({ dir });
+    await r.open();
+    assert.deepEqual((await r.loadQueue('c')).map((q) => q.seq), [91, 92, 93, 94, 95, 96, 97, 98, 99, 100]);
+    await r.close();
+  });
+
+  it("flush 'always' syncs every batch and groups concurrent writes into few batches", async () => {
+    const s = new FileStore({ dir, flush: 'always' });
+    await s.open();
+    const ops: Promise<void>[] = [];
+    for (let i = 1; i <= 300; i++) ops.push(s.enqueue('c', [qm(i)]));
+    await Promise.all(ops);
+    assert.equal(s.counters.records, 300);
+    assert.ok(s.counters.batches < 300, `grouped: ${s.counters.batches} batches`);
+    assert.equal(s.counters.syncs, s.counters.batches);
+    await s.close();
+  });
+
+  it("flush 'interval' acknowledges before fdatasync and syncs later", async () => {
+    const s = new FileStore({ dir, flush: 'interval', flushIntervalMs: 50 });
+    await s.open();
+    const syncsBefore = s.counters.syncs;
+    for (let i = 1; i <= 20; i++) await s.enqueue('c', [qm(i)]);
+    assert.ok(s.counters.syncs - syncsBefore <= 2, 'not one sync per write');
+    await waitFor(() => s.counters.syncs > syncsBefore, 5000, 'interval fdatasync');
+    await s.close();
+  });
+});
+
+function safeCmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function waitCompactions(s: FileStore): Promise<void> {
+  await waitFor(() => !(s as unknown as { compaction: unknown }).compaction, 5000, 'compaction');
+}
