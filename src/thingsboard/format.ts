@@ -94,7 +94,7 @@ function nestedJson(w: Work, v: unknown, where: string, stack: unknown[]): strin
   switch (typeof v) {
     case 'boolean': return v ? 'true' : 'false';
     case 'string': return JSON.stringify(v);
-    case 'number': return formatNumber(v, false).text;
+    case 'number': return JSON.stringify(v); // a JSON value keeps its text: shortest round-trip form
     case 'bigint': return v.toString(); // exact digits: a JSON value keeps its text
     case 'object': break;
     default:
