@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * mqtt5-hub: run the broker from the command line.
+ *   mqtt5-hub [--host 127.0.0.1] [--port 1883] [--config broker.json]
+ * broker.json holds BrokerOptions (listeners, users, acl, limits, sysInterval, ...). --host/--port
+ * add a TCP listener (the default one when the config has no listeners).
+ */
+import * as fs from 'node:fs';
+import { createBroker } from './index';
+import type { BrokerOptions, ListenerConfig } from './types';
+
+function usage(): never {
+  process.stderr.write('usage: mqtt5-hub [--host <address>] [--port <port>] [--config <broker.json>]\n');
+  process.exit(2);
+}
+
+async function main(argv: string[]): Promise<void> {
+  let host: string | undefined;
+  let port: number | undefined;
+  let config: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage();
+      return v;
+    };
+    if (a === '--host' || a === '-h') host = next();
+    else if (a === '--port' || a === '-p') port = Number(next());
+    else if (a === '--config' || a === '-c') config = next();
+    else if (a === '--help') usage();
+    else {
+      process.stderr.write(`mqtt5-hub: unknown argument ${a}\n`);
+      usage();
+    }
+  }
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    process.stderr.write('mqtt5-hub: --port must be 0..65535\n');
+    process.exit(2);
+  }
+  let options: BrokerOptions = {};
+  if (config) {
+    try {
+      options = JSON.parse(fs.readFileSync(config, 'utf8')) as BrokerOptions;
+    } catch (e) {
+      process.stderr.write(`mqtt5-hub: cannot read config ${config}: ${(e as Error).message}\n`);
+      process.exit(2);
+    }
+  }
+  const listeners: ListenerConfig[] = [...(options.listeners ?? [])];
+  for (const l of listeners) {
+    // TLS material may be given as file paths in JSON
+    for (const k of ['key', 'cert', 'ca'] as const) {
+      const v = (l as unknown as Record<string, unknown>)[k];
+      if (typeof v === 'string' && !v.includes('-----BEGIN') && fs.existsSync(v)) (l as unknown as Record<string, unknown>)[k] = fs.readFileSync(v);
+    }
+  }
+  if (port !== undefined || host !== undefined || listeners.length === 0) {
+    listeners.push({ type: 'tcp', port: port ?? 1883, host: host ?? '127.0.0.1' });
+  }
+  options.listeners = listeners;
+  const broker = createBroker(options);
+  broker.on('listenerError', ({ error }) => process.stderr.write(`mqtt5-hub: listener error: ${error.message}\n`));
+  let infos;
+  try {
+    infos = await broker.listen();
+  } catch (e) {
+    process.stderr.write(`mqtt5-hub: ${(e as Error).message}\n`);
+    await broker.close({ timeoutMs: 1000 });
+    process.exit(1);
+  }
+  for (const i of infos) {
+    process.stdout.write(`mqtt5-hub listening: ${i.type}://${i.host}:${i.port}${i.path ?? ''} (${i.id})\n`);
+  }
+  let stopping = false;
+  const stop = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`mqtt5-hub: ${sig}, shutting down\n`);
+    broker.close({ timeoutMs: 5000 }).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main(process.argv.slice(2)).catch((e: Error) => {
+  process.stderr.write(`mqtt5-hub: ${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,448 @@
+/**
+ * One network connection: mqtt-packet's streaming parser, a packet-size gate in front of it,
+ * coalesced writes (cork once per event-loop turn), keep alive bookkeeping (checked by the
+ * broker's single sweep timer) and dispatch to handlers/.
+ */
+import type { Duplex } from 'node:stream';
+import * as mqtt from 'mqtt-packet';
+import type { BrokerMessage, ClientIdentity, ProtocolVersion, QoS } from './types';
+import type { BrokerImpl } from './broker';
+import { QOS0_BACKPRESSURE_BYTES, remainingExpiry } from './broker';
+import type { Link, Session } from './session/session';
+import { RC, reasonText } from './capabilities';
+import { handleConnect } from './handlers/connect';
+import { handlePublish } from './handlers/publish';
+import { handlePuback } from './handlers/puback';
+import { handlePubrec } from './handlers/pubrec';
+import { handlePubrel } from './handlers/pubrel';
+import { handlePubcomp } from './handlers/pubcomp';
+import { handleSubscribe } from './handlers/subscribe';
+import { handleUnsubscribe } from './handlers/unsubscribe';
+import { handlePingreq } from './handlers/pingreq';
+import { handleDisconnect } from './handlers/disconnect';
+import { handleAuth } from './handlers/auth';
+
+export const enum ConnState {
+  New = 0,
+  Authenticating = 1,
+  Connected = 2,
+  Closed = 3,
+}
+
+// ---- write coalescing: every connection written to in this turn is uncorked once, on nextTick
+const corked: Connection[] = [];
+let flushScheduled = false;
+function flushCorked(): void {
+  flushScheduled = false;
+  for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
+  corked.length = 0;
+}
+
+// ---- QoS 0 encode cache: identical bytes for every v4 / v5 subscriber of one routed message
+let cacheMsg: BrokerMessage | null = null;
+let cacheGen = -1;
+let cacheV4: Buffer | null = null;
+let cacheV5: Buffer | null = null;
+
+export class Connection implements Link {
+  readonly parser: mqtt.Parser;
+  state: ConnState = ConnState.New;
+  protocolVersion: ProtocolVersion = 4;
+  identity: ClientIdentity;
+  session: Session | null = null;
+  keepAlive = 0;
+  lastActivity: number;
+  readonly createdAt: number;
+  connectedAt = 0;
+  cleanStart = true;
+  clientReceiveMaximum = 65535;
+  /** The client's Maximum Packet Size (0 = no limit). */
+  clientMaxPacketSize = 0;
+  clientTopicAliasMax = 0;
+  aliasIn: Map<number, string> | null = null;
+  aliasOut: Map<string, number> | null = null;
+  readonly autoAck = false;
+  /** Inbound QoS 1 messages waiting for an asynchronous authorization. */
+  pendingInbound = 0;
+  requestProblemInfo = true;
+  authMethod: string | undefined;
+  /** Packets held while an asynchronous step (auth hook) runs, to keep their order. */
+  private backlog: any[] | null = null;
+  busy = false;
+  private isCorked = false;
+  /** Send the will when the connection ends (cleared by DISCONNECT 0x00). */
+  sendWill = true;
+  closeReason: number = RC.UNSPECIFIED_ERROR;
+  private closeTimer: NodeJS.Timeout | null = null;
+  // packet-size gate state
+  private hPos = 0;
+  private hLen = 0;
+  private hMul = 1;
+  private skip = 0;
+
+  constructor(
+    readonly broker: BrokerImpl,
+    readonly stream: Duplex,
+    readonly listenerId: string,
+    readonly remoteAddress: string | undefined,
+    readonly certificateSubject: string | undefined,
+  ) {
+    this.createdAt = this.lastActivity = Date.now();
+    this.identity = { clientId: '', protocolVersion: 4, remoteAddress, listener: listenerId };
+    if (certificateSubject) this.identity.certificateSubject = certificateSubject;
+    this.parser = mqtt.parser({ protocolVersion: 4 });
+    this.parser.on('packet', (p: any) => this.onPacket(p));
+    this.parser.on('error', (e: Error) => this.onParseError(e));
+    stream.on('data', (d: Buffer) => this.onData(d));
+    stream.on('error', (e: Error) => {
+      if (this.state !== ConnState.Closed) {
+        this.broker.emit('clientError', { clientId: this.identity.clientId || undefined, remoteAddress, error: e });
+      }
+      this.teardown(RC.UNSPECIFIED_ERROR);
+    });
+    stream.on('end', () => this.teardown(RC.UNSPECIFIED_ERROR));
+    stream.on('close', () => this.teardown(RC.UNSPECIFIED_ERROR));
+    stream.on('drain', () => {
+      if (this.session && this.session.link === this) this.broker.drain(this.session);
+    });
+  }
+
+  info(): { connectedAt: number; keepAlive: number; cleanStart: boolean } {
+    return { connectedAt: this.connectedAt, keepAlive: this.keepAlive, cleanStart: this.cleanStart };
+  }
+
+  // ------------------------------------------------------------------ input
+
+  private onData(chunk: Buffer): void {
+    if (this.state === ConnState.Closed) return;
+    this.broker.bytesReceived += chunk.length;
+    this.lastActivity = Date.now();
+    const gate = this.gate(chunk);
+    if (gate !== 0) {
+      // [MQTT-3.2.2-15]-side: a packet above the advertised Maximum Packet Size → DISCONNECT 0x95.
+      this.close(gate, gate === RC.PACKET_TOO_LARGE ? 'packet exceeds maximum packet size' : 'malformed remaining length');
+      return;
+    }
+    try {
+      this.parser.parse(chunk);
+    } catch (e) {
+      this.onParseError(e as Error);
+    }
+  }
+
+  /**
+   * Walk packet boundaries (fixed header + Remaining Length) without buffering, so an oversize
+   * packet is refused before the parser collects it.
+   */
+  private gate(chunk: Buffer): number {
+    const max = this.broker.limits.maxPacketSize;
+    let i = 0;
+    const n = chunk.length;
+    while (i < n) {
+      if (this.skip > 0) {
+        const k = Math.min(this.skip, n - i);
+        this.skip -= k;
+        i += k;
+        continue;
+      }
+      const b = chunk[i++]!;
+      if (this.hPos === 0) {
+        this.hPos = 1;
+        this.hLen = 0;
+        this.hMul = 1;
+        continue;
+      }
+      this.hLen += (b & 127) * this.hMul;
+      this.hMul *= 128;
+      this.hPos++;
+      if (b & 128) {
+        // [MQTT-1.5.5-1] a Variable Byte Integer has at most 4 bytes.
+        if (this.hPos >= 5) return RC.MALFORMED_PACKET;
+        continue;
+      }
+      if (this.hPos + this.hLen > max) return RC.PACKET_TOO_LARGE;
+      this.skip = this.hLen;
+      this.hPos = 0;
+    }
+    return 0;
+  }
+
+  private onParseError(e: Error): void {
+    if (this.state === ConnState.Closed) return;
+    if (this.state === ConnState.New && /protocol version/i.test(e.message)) {
+      // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 (3.1.1 form) and close.
+      this.writeRaw(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+      this.close(RC.UNSUPPORTED_PROTOCOL_VERSION, e.message);
+      return;
+    }
+    // [MQTT-4.13.1-1] malformed packet: DISCONNECT 0x81 (MQTT 5) and close.
+    this.close(RC.MALFORMED_PACKET, e.message);
+  }
+
+  private onPacket(p: any): void {
+    if (this.state === ConnState.Closed) return;
+    if (this.busy) {
+      (this.backlog ??= []).push(p);
+      if (this.backlog.length > 1000) this.stream.pause();
+      return;
+    }
+    this.dispatch(p);
+  }
+
+  /** Hold packets until resume() (an asynchronous step is running). */
+  suspend(): void {
+    this.busy = true;
+  }
+
+  resume(): void {
+    this.busy = false;
+    const b = this.backlog;
+    if (!b) return;
+    this.backlog = null;
+    for (let i = 0; i < b.length; i++) {
+      if (this.state === ConnState.Closed) return;
+      if (this.busy) {
+        // a packet went asynchronous again: keep the rest in order
+        this.backlog = b.slice(i).concat(this.backlog ?? []);
+        return;
+      }
+      this.dispatch(b[i]);
+    }
+    if (this.stream.isPaused()) this.stream.resume();
+  }
+
+  private dispatch(p: any): void {
+    try {
+      if (this.state !== ConnState.Connected) {
+        if (p.cmd === 'connect') return handleConnect(this, p);
+        if (this.state === ConnState.Authenticating && p.cmd === 'auth') return handleAuth(this, p);
+        if (this.state === ConnState.Authenticating && p.cmd === 'disconnect') return this.destroy();
+        // [MQTT-3.1.0-1] the first packet must be CONNECT.
+        return this.close(RC.PROTOCOL_ERROR, `${p.cmd} before CONNECT`);
+      }
+      switch (p.cmd) {
+        case 'publish':
+          return handlePublish(this, p);
+        case 'puback':
+          return handlePuback(this, p);
+        case 'pubrec':
+          return handlePubrec(this, p);
+        case 'pubrel':
+          return handlePubrel(this, p);
+        case 'pubcomp':
+          return handlePubcomp(this, p);
+        case 'subscribe':
+          return handleSubscribe(this, p);
+        case 'unsubscribe':
+          return handleUnsubscribe(this, p);
+        case 'pingreq':
+          return handlePingreq(this);
+        case 'disconnect':
+          return handleDisconnect(this, p);
+        case 'auth':
+          return handleAuth(this, p);
+        case 'connect':
+          // [MQTT-3.1.0-2] a second CONNECT is a protocol error.
+          return this.close(RC.PROTOCOL_ERROR, 'second CONNECT');
+        default:
+          // a server-to-client packet (CONNACK, SUBACK, ...) from a client
+          return this.close(RC.PROTOCOL_ERROR, `unexpected ${p.cmd} from a client`);
+      }
+    } catch (e) {
+      this.broker.emit('clientError', { clientId: this.identity.clientId || undefined, remoteAddress: this.remoteAddress, error: e as Error });
+      this.close(RC.IMPLEMENTATION_SPECIFIC_ERROR, 'internal error');
+    }
+  }
+
+  /** Called every second by the broker's sweep. */
+  check(now: number): void {
+    if (this.state === ConnState.New || this.state === ConnState.Authenticating) {
+      if (now - this.createdAt > this.broker.limits.connectTimeoutMs) this.close(RC.MAXIMUM_CONNECT_TIME, 'CONNECT timeout');
+      return;
+    }
+    // [MQTT-3.1.2-22] no packet within 1.5 x Keep Alive: the server closes the connection (0x8D).
+    if (this.state === ConnState.Connected && this.keepAlive > 0 && now - this.lastActivity > this.keepAlive * 1500) {
+      this.close(RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout');
+    }
+  }
+
+  // ------------------------------------------------------------------ output
+
+  uncork(): void {
+    this.isCorked = false;
+    this.stream.uncork();
+  }
+
+  writeRaw(buf: Buffer): void {
+    const st = this.stream;
+    if (st.destroyed || st.writableEnded) return;
+    if (!this.isCorked) {
+      this.isCorked = true;
+      st.cork();
+      corked.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        process.nextTick(flushCorked);
+      }
+    }
+    this.broker.bytesSent += buf.length;
+    st.write(buf);
+  }
+
+  /** Encode and send any packet (not the PUBLISH hot path). */
+  send(packet: any): void {
+    if (this.state === ConnState.Closed) return;
+    let buf: Buffer;
+    try {
+      buf = mqtt.generate(packet, { protocolVersion: this.protocolVersion });
+    } catch (e) {
+      this.broker.emit('clientError', { clientId: this.identity.clientId, error: e as Error });
+      return;
+    }
+    if (this.clientMaxPacketSize && buf.length > this.clientMaxPacketSize && packet.properties) {
+      // [MQTT-3.1.2-29] reason string / user properties are dropped first when too large.
+      const props = { ...packet.properties };
+      delete props.reasonString;
+      delete props.userProperties;
+      buf = mqtt.generate({ ...packet, properties: props }, { protocolVersion: this.protocolVersion });
+    }
+    if (this.clientMaxPacketSize && buf.length > this.clientMaxPacketSize) return;
+    this.writeRaw(buf);
+  }
+
+  writable(): boolean {
+    return this.state === ConnState.Connected && this.stream.writableLength < QOS0_BACKPRESSURE_BYTES;
+  }
+
+  sendPublish(msg: BrokerMessage, qos: QoS, messageId: number, dup: boolean, subIds: number[] | undefined): boolean {
+    if (this.state !== ConnState.Connected) return false;
+    const v5 = this.protocolVersion === 5;
+    const props = msg.properties;
+    const useAlias = v5 && this.clientTopicAliasMax > 0;
+    // identical bytes for every plain QoS 0 subscriber of this message: encode once
+    const cacheable = qos === 0 && subIds === undefined && !useAlias;
+    if (cacheable && cacheMsg === msg && cacheGen === this.broker.encodeGen) {
+      const cached = v5 ? cacheV5 : cacheV4;
+      if (cached !== null) {
+        if (this.clientMaxPacketSize && cached.length > this.clientMaxPacketSize) return false;
+        this.writeRaw(cached);
+        return true;
+      }
+    }
+    const packet: any = { cmd: 'publish', topic: msg.topic, payload: msg.payload, qos, retain: msg.retain, dup, messageId };
+    if (v5) {
+      let p: any = undefined;
+      if (props !== undefined) {
+        p = {};
+        if (props.payloadFormatIndicator !== undefined) p.payloadFormatIndicator = props.payloadFormatIndicator;
+        if (props.messageExpiryInterval !== undefined) p.messageExpiryInterval = remainingExpiry(msg, Date.now());
+        if (props.responseTopic !== undefined) p.responseTopic = props.responseTopic;
+        if (props.correlationData !== undefined) p.correlationData = props.correlationData;
+        if (props.userProperties !== undefined) p.userProperties = props.userProperties;
+        if (props.contentType !== undefined) p.contentType = props.contentType;
+      }
+      if (subIds !== undefined) {
+        // [MQTT-3.3.4-3] every matching subscription identifier goes with the delivery.
+        (p ??= {}).subscriptionIdentifier = subIds.length === 1 ? subIds[0] : subIds;
+      }
+      if (useAlias) {
+        const am = (this.aliasOut ??= new Map());
+        const a = am.get(msg.topic);
+        if (a !== undefined) {
+          (p ??= {}).topicAlias = a;
+          packet.topic = '';
+        } else if (am.size < this.clientTopicAliasMax) {
+          // [MQTT-3.3.2-11] aliases stay within the client's Topic Alias Maximum.
+          const na = am.size + 1;
+          am.set(msg.topic, na);
+          (p ??= {}).topicAlias = na;
+        }
+      }
+      if (p !== undefined) packet.properties = p;
+    }
+    let buf: Buffer;
+    try {
+      buf = mqtt.generate(packet, { protocolVersion: this.protocolVersion });
+    } catch (e) {
+      this.broker.emit('clientError', { clientId: this.identity.clientId, error: e as Error });
+      return false;
+    }
+    if (cacheable) {
+      if (cacheMsg !== msg || cacheGen !== this.broker.encodeGen) {
+        cacheMsg = msg;
+        cacheGen = this.broker.encodeGen;
+        cacheV4 = cacheV5 = null;
+      }
+      if (v5) cacheV5 = buf;
+      else cacheV4 = buf;
+    }
+    // [MQTT-3.1.2-24] never send a packet larger than the client's Maximum Packet Size.
+    if (this.clientMaxPacketSize && buf.length > this.clientMaxPacketSize) {
+      if (useAlias && packet.topic !== '' && packet.properties?.topicAlias !== undefined) this.aliasOut!.delete(msg.topic);
+      return false;
+    }
+    this.writeRaw(buf);
+    return true;
+  }
+
+  sendPubrel(messageId: number): void {
+    this.send({ cmd: 'pubrel', messageId });
+  }
+
+  /** Build a properties object with a reason string when the client allows problem information. */
+  reasonProps(reasonString: string | undefined, extra?: Record<string, unknown>): any {
+    if (this.protocolVersion !== 5) return undefined;
+    const p: any = extra ? { ...extra } : {};
+    // [MQTT-3.1.2-29] no reason string when Request Problem Information is 0 (except on CONNACK/DISCONNECT).
+    if (reasonString && this.requestProblemInfo) p.reasonString = reasonString;
+    return Object.keys(p).length ? p : undefined;
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  /**
+   * Close this connection. MQTT 5 clients get a DISCONNECT with `reasonCode` once connected
+   * (before CONNACK the caller sends a CONNACK instead).
+   */
+  close(reasonCode: number, reasonString?: string): void {
+    if (this.state === ConnState.Closed) return;
+    this.closeReason = reasonCode;
+    if (this.protocolVersion === 5 && this.state === ConnState.Connected && reasonCode >= 0x80) {
+      const properties: any = reasonString ? { reasonString } : undefined;
+      this.send({ cmd: 'disconnect', reasonCode, properties });
+    } else if (this.protocolVersion === 5 && this.state === ConnState.Connected && reasonCode === 0) {
+      this.send({ cmd: 'disconnect', reasonCode });
+    }
+    this.teardown(reasonCode);
+    if (this.isCorked) this.uncork();
+    this.stream.end();
+    // a peer that never reads must not keep us waiting
+    this.closeTimer = setTimeout(() => this.stream.destroy(), 1000);
+    this.closeTimer.unref();
+  }
+
+  destroy(): void {
+    this.teardown(this.closeReason);
+    this.stream.destroy();
+  }
+
+  /** Connection gone: detach the session (will, expiry), update counters, emit. Idempotent. */
+  teardown(reasonCode: number): void {
+    if (this.state === ConnState.Closed) return;
+    const wasConnected = this.state === ConnState.Connected;
+    this.state = ConnState.Closed;
+    this.broker.connections.delete(this);
+    this.backlog = null;
+    const s = this.session;
+    if (s && s.link === this) this.broker.detach(s, this.sendWill);
+    if (wasConnected) {
+      const rc = this.closeReason === RC.UNSPECIFIED_ERROR ? reasonCode : this.closeReason;
+      this.broker.emit('clientDisconnected', {
+        clientId: this.identity.clientId,
+        username: this.identity.username,
+        reasonCode: rc,
+        reason: reasonText(rc),
+      });
+    }
+  }
+}

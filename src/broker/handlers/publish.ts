@@ -1,0 +1,142 @@
+/**
+ * PUBLISH from a client (MQTT 5 section 3.3): topic aliases in, validation, Receive Maximum,
+ * payload format, authorization, retain, routing and the PUBACK / PUBREC answer.
+ */
+import type { BrokerMessage, PublishProperties, QoS } from '../types';
+import type { Connection } from '../connection';
+import { RC } from '../capabilities';
+import { isPromise } from '../hooks';
+import { isValidUtf8, validateTopicName } from '../routing/topics';
+
+export function handlePublish(c: Connection, p: any): void {
+  const broker = c.broker;
+  const limits = broker.limits;
+  const s = c.session!;
+  const v5 = c.protocolVersion === 5;
+  const qos = p.qos as QoS;
+  const id: number = p.messageId;
+  let topic: string = p.topic;
+  const props = p.properties;
+  let msgProps: PublishProperties | undefined;
+  if (v5 && props !== undefined) {
+    const alias = props.topicAlias;
+    if (alias !== undefined) {
+      // [MQTT-3.3.2-9] [MQTT-3.3.2-10] alias 0 or above our Topic Alias Maximum: DISCONNECT 0x94.
+      if (alias === 0 || alias > limits.topicAliasMaximum) return c.close(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range');
+      if (topic === '') {
+        const t = c.aliasIn?.get(alias);
+        // [MQTT-3.3.4-?] an alias that was never set: protocol error.
+        if (t === undefined) return c.close(RC.PROTOCOL_ERROR, 'unknown topic alias');
+        topic = t;
+      } else (c.aliasIn ??= new Map()).set(alias, topic); // [MQTT-3.3.2-12] the mapping is per connection
+    }
+    // [MQTT-3.3.4-6] a client must not send a Subscription Identifier in PUBLISH.
+    if (props.subscriptionIdentifier !== undefined) return c.close(RC.PROTOCOL_ERROR, 'subscription identifier in PUBLISH');
+    msgProps = {};
+    let any = false;
+    if (props.payloadFormatIndicator !== undefined) {
+      msgProps.payloadFormatIndicator = props.payloadFormatIndicator;
+      any = true;
+    }
+    if (props.messageExpiryInterval !== undefined) {
+      msgProps.messageExpiryInterval = props.messageExpiryInterval;
+      any = true;
+    }
+    if (props.responseTopic !== undefined) {
+      // [MQTT-3.3.2-14] the Response Topic must be a valid topic name.
+      if (validateTopicName(props.responseTopic, limits)) return c.close(RC.PROTOCOL_ERROR, 'invalid response topic');
+      msgProps.responseTopic = props.responseTopic;
+      any = true;
+    }
+    if (props.correlationData !== undefined) {
+      msgProps.correlationData = props.correlationData;
+      any = true;
+    }
+    if (props.userProperties !== undefined) {
+      msgProps.userProperties = props.userProperties;
+      any = true;
+    }
+    if (props.contentType !== undefined) {
+      msgProps.contentType = props.contentType;
+      any = true;
+    }
+    if (!any) msgProps = undefined;
+  }
+  // [MQTT-3.3.2-2] [MQTT-4.7.3-1] topic name valid, no wildcards.
+  if (validateTopicName(topic, limits)) return c.close(RC.TOPIC_NAME_INVALID, 'invalid topic name');
+  // [MQTT-3.2.2-11] QoS above the advertised Maximum QoS: DISCONNECT 0x9B.
+  if (qos > limits.maximumQoS) return c.close(RC.QOS_NOT_SUPPORTED, 'QoS not supported');
+  // [MQTT-3.2.2-14] retain when Retain Available is 0: DISCONNECT 0x9A.
+  if (p.retain && !limits.retainAvailable) return c.close(RC.RETAIN_NOT_SUPPORTED, 'retain not supported');
+  if (qos === 2 && s.inboundQos2 !== null && s.inboundQos2.has(id)) {
+    // [MQTT-4.3.3-9] a re-sent QoS 2 PUBLISH (DUP) is not delivered again; answer PUBREC.
+    sendAck(c, 'pubrec', id, 0, undefined);
+    return;
+  }
+  if (qos > 0) {
+    // [MQTT-3.3.4-7] more unacknowledged QoS>0 PUBLISHes than our Receive Maximum: 0x93.
+    const inflightIn = (s.inboundQos2 === null ? 0 : s.inboundQos2.size) + c.pendingInbound;
+    if (inflightIn >= limits.receiveMaximum) return c.close(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded');
+  }
+  const payload: Buffer = p.payload;
+  if (msgProps !== undefined && msgProps.payloadFormatIndicator && !isValidUtf8(payload)) {
+    // [MQTT-3.3.2-4] payload format indicator 1 with a payload that is not UTF-8: 0x99.
+    if (qos === 0) return c.close(RC.PAYLOAD_FORMAT_INVALID, 'payload is not valid UTF-8');
+    broker.countDrop(c.identity.clientId, topic, 'payload format invalid');
+    sendAck(c, qos === 1 ? 'puback' : 'pubrec', id, RC.PAYLOAD_FORMAT_INVALID, 'payload is not valid UTF-8');
+    return;
+  }
+  const msg: BrokerMessage = { topic, payload, qos, retain: p.retain === true, origin: c.identity.clientId };
+  if (msgProps !== undefined) {
+    msg.properties = msgProps;
+    if (msgProps.messageExpiryInterval !== undefined) msg.receivedAt = Date.now();
+  }
+  if (!broker.hooks.hasPublish) return accepted(c, msg, id, 0);
+  const r = broker.hooks.authorizePublish(c.identity, msg);
+  if (!isPromise<number>(r)) return accepted(c, msg, id, r);
+  c.suspend();
+  if (qos > 0) c.pendingInbound++;
+  r.then(
+    (rc) => {
+      if (qos > 0) c.pendingInbound--;
+      accepted(c, msg, id, rc);
+      c.resume();
+    },
+    () => {
+      if (qos > 0) c.pendingInbound--;
+      accepted(c, msg, id, RC.NOT_AUTHORIZED);
+      c.resume();
+    },
+  );
+}
+
+function accepted(c: Connection, msg: BrokerMessage, id: number, rc: number): void {
+  if (c.state === 3 /* closed */) return;
+  const qos = msg.qos;
+  if (rc !== 0) {
+    // refused by authorization: MQTT 5 acks carry the reason; QoS 0 cannot, so it is counted
+    c.broker.countDrop(c.identity.clientId, msg.topic, `publish not authorized (0x${rc.toString(16)})`);
+    if (qos === 1) sendAck(c, 'puback', id, rc, 'not authorized');
+    else if (qos === 2) sendAck(c, 'pubrec', id, rc, 'not authorized');
+    return;
+  }
+  const n = c.broker.acceptPublish(msg, c.identity);
+  if (qos === 0) return;
+  // [MQTT-3.4.2-1] 0x10 No matching subscribers is a success code.
+  const code = n === 0 ? RC.NO_MATCHING_SUBSCRIBERS : 0;
+  if (qos === 1) sendAck(c, 'puback', id, code, undefined);
+  else {
+    const s = c.session!;
+    (s.inboundQos2 ??= new Set()).add(id);
+    sendAck(c, 'pubrec', id, code, undefined);
+  }
+}
+
+export function sendAck(c: Connection, cmd: string, messageId: number, reasonCode: number, reasonString: string | undefined): void {
+  if (c.protocolVersion === 5) {
+    const packet: any = { cmd, messageId, reasonCode };
+    const props = c.reasonProps(reasonString);
+    if (props) packet.properties = props;
+    c.send(packet);
+  } else c.send({ cmd, messageId });
+}
