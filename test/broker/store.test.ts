@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MemoryStore } from '../../src/broker/store/memory';
 import { FileStore } from '../../src/broker/store/file';
+import { crc32, crc32Portable } from '../../src/broker/store/codec';
 import { tmpDir, waitFor } from '../helpers/env';
 import { msg, qm, storeContract } from './store-contract';
 
@@ -59,17 +61,30 @@ describe('FileStore specifics', function () {
   });
 
   it('refuses a directory locked by another live process, takes over a stale lock with a warning', async () => {
-    fs.writeFileSync(path.join(dir, 'lock'), `${process.ppid}\n`); // a live node process (the test runner's parent or the shell)
-    const s = new FileStore({ dir });
-    if (/node/.test(safeCmdline(process.ppid))) {
-      await assert.rejects(s.open(), new RegExp(`in use by process ${process.ppid}`));
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      fs.writeFileSync(path.join(dir, 'lock'), `${other.pid}\n`);
+      const s = new FileStore({ dir });
+      await assert.rejects(s.open(), new RegExp(`in use by process ${other.pid}`));
+    } finally {
+      other.kill('SIGKILL');
     }
-    fs.writeFileSync(path.join(dir, 'lock'), '999999999\n'); // no such process
+    await new Promise((r) => other.once('exit', r));
     const warnings: string[] = [];
     const t = new FileStore({ dir, onWarning: (m) => warnings.push(m) });
-    await t.open();
-    assert.match(warnings.join('\n'), /stale lock of process 999999999/);
+    await t.open(); // the owner is dead now: stale lock
+    assert.match(warnings.join('\n'), new RegExp(`stale lock of process ${other.pid}`));
+    assert.equal(fs.readFileSync(path.join(dir, 'lock'), 'utf8').trim(), String(process.pid));
     await t.close();
+  });
+
+  it('CRC-32: the portable implementation (Node 18) equals zlib.crc32', () => {
+    const data = Buffer.from('The quick brown fox jumps over the lazy dog');
+    assert.equal(crc32Portable(data), 0x414fa339);
+    assert.equal(crc32(data), 0x414fa339);
+    const rnd = Buffer.alloc(4096);
+    for (let i = 0; i < rnd.length; i++) rnd[i] = (i * 7919) & 0xff;
+    assert.equal(crc32Portable(rnd), crc32(rnd));
   });
 
   it('rejects operations before open and after close', async () => {
@@ -120,14 +135,6 @@ describe('FileStore specifics', function () {
     await s.close();
   });
 });
-
-function safeCmdline(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 async function waitCompactions(s: FileStore): Promise<void> {
   await waitFor(() => !(s as unknown as { compaction: unknown }).compaction, 5000, 'compaction');

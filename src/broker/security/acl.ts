@@ -152,14 +152,18 @@ export class Acl {
   canWrite(client: ClientIdentity, topic: string): boolean {
     if (!this.enabled) return true;
     const a = this.forClient(client);
-    return a.write.matches(topic) && !a.deny.matches(topic);
+    if (a.write.size === 0) return false;
+    const levels = topic.split('/');
+    return a.write.matchesLevels(levels) && !a.deny.matchesLevels(levels);
   }
 
   /** May a message on `topic` be delivered to `client`? (hot path: O(levels)) */
   canRead(client: ClientIdentity, topic: string): boolean {
     if (!this.enabled) return true;
     const a = this.forClient(client);
-    return a.read.matches(topic) && !a.deny.matches(topic);
+    if (a.read.size === 0) return false;
+    const levels = topic.split('/');
+    return a.read.matchesLevels(levels) && !a.deny.matchesLevels(levels);
   }
 
   /** May `client` subscribe to `filter` (a valid filter, `$share/...` allowed)? */

@@ -102,8 +102,13 @@ export class FilterTrie {
   /** Does any filter in the set match `topic` (a topic name, no wildcards)? */
   matches(topic: string): boolean {
     if (this.size === 0) return false;
-    const levels = topic.split('/');
-    return matchNode(this.root, levels, 0, topic.charCodeAt(0) === 36 /* $ */);
+    return matchNode(this.root, topic.split('/'), 0, topic.charCodeAt(0) === 36 /* $ */);
+  }
+
+  /** Same as matches() for a topic already split into levels (lets callers split once). */
+  matchesLevels(levels: string[]): boolean {
+    if (this.size === 0) return false;
+    return matchNode(this.root, levels, 0, levels[0].charCodeAt(0) === 36 /* $ */);
   }
 }
 
