@@ -62,7 +62,7 @@ export interface TlsMaterial {
 export type ListenerSpec =
   | { id: 'tcp'; type: 'tcp'; host: string; port: number }
   | { id: 'tls'; type: 'tls'; host: string; port: number; requireCertificate: boolean; tls: TlsMaterial }
-  | { id: 'ws'; type: 'ws'; host: string; port: number }
+  | { id: 'ws'; type: 'ws'; host: string; port: number; path: string }
   /** WebSocket on Node-RED's own HTTP server; `path` already includes httpNodeRoot. */
   | { id: 'ws'; type: 'ws-path'; path: string };
 
@@ -247,14 +247,14 @@ export function parseConfig(n: RawBrokerConfig, creds: RawCredentials | undefine
     listeners.push({ id: 'tls', type: 'tls', host: host(n.tlsHost), port, requireCertificate, tls });
   }
   if (bool(n.wsEnabled, false)) {
+    const p = (n.wsPath ?? '').trim() || DEFAULTS.wsPath;
+    if (!p.startsWith('/') || /[?#\s]/.test(p)) throw new ConfigError(`WebSocket path must start with / and contain no ?, # or spaces (got "${p}")`);
     if (n.wsMode === 'path') {
-      const p = (n.wsPath ?? '').trim() || DEFAULTS.wsPath;
-      if (!p.startsWith('/') || /[?#\s]/.test(p)) throw new ConfigError(`WebSocket path must start with / and contain no ?, # or spaces (got "${p}")`);
       if (!ctx.hasHttpServer) throw new ConfigError('WebSocket path: Node-RED has no HTTP server (httpNodeRoot disabled?)');
       if (ctx.httpNodeRoot === false) throw new ConfigError('WebSocket path: httpNodeRoot is disabled in settings.js; use a WebSocket port instead');
       listeners.push({ id: 'ws', type: 'ws-path', path: joinHttpPath(ctx.httpNodeRoot, p) });
     } else {
-      listeners.push({ id: 'ws', type: 'ws', host: host(n.wsHost), port: int(n.wsPort, 'WebSocket port', DEFAULTS.wsPort, 0, 65535) });
+      listeners.push({ id: 'ws', type: 'ws', host: host(n.wsHost), port: int(n.wsPort, 'WebSocket port', DEFAULTS.wsPort, 0, 65535), path: p });
     }
   }
   if (listeners.length === 0) throw new ConfigError('no listener enabled: enable TCP, TLS or WebSocket');

@@ -66,7 +66,7 @@
       var parts = [];
       if (this.tcpEnabled !== false) parts.push(':' + (this.tcpPort || 1883));
       if (this.tlsEnabled) parts.push('tls:' + (this.tlsPort || 8883));
-      if (this.wsEnabled) parts.push(this.wsMode === 'path' ? 'ws:' + (this.wsPath || '/mqtt') : 'ws:' + (this.wsPort || 8080));
+      if (this.wsEnabled) parts.push(this.wsMode === 'path' ? 'ws:' + (this.wsPath || '/mqtt') : 'ws:' + (this.wsPort || 8080) + (this.wsPath || '/mqtt'));
       return 'mqtt5 broker ' + parts.join(' ');
     },
     labelStyle: function () {
@@ -94,7 +94,8 @@
         var path = $('#node-input-wsMode').val() === 'path';
         $('.mqtt5b-ws').toggle(ws);
         $('.mqtt5b-ws-port').toggle(ws && !path);
-        $('.mqtt5b-ws-path').toggle(ws && path);
+        $('.mqtt5b-ws-path').toggle(ws);
+        $('.mqtt5b-ws-tip').toggle(ws && path);
         var file = $('#node-input-persistence').val() === 'file';
         $('.mqtt5b-file').toggle(file);
         $('.mqtt5b-flush-interval').toggle(file && $('#node-input-flush').val() === 'interval');

@@ -24,7 +24,9 @@ function statusText(rt: BrokerRuntime): { fill: string; shape: string; text: str
   for (const st of rt.listenerStates.values()) {
     const s = st.spec;
     const where =
-      s.type === 'ws-path' ? `ws:${s.path}` : `${s.type}:${s.host === '0.0.0.0' || s.host === '::' ? '' : `${s.host}:`}${st.port ?? s.port}`;
+      s.type === 'ws-path'
+        ? `ws:${s.path}`
+        : `${s.type}:${s.host === '0.0.0.0' || s.host === '::' ? '' : `${s.host}:`}${st.port ?? s.port}${s.type === 'ws' ? s.path : ''}`;
     if (st.state === 'failed') failed.push(`${where} ${st.error ?? 'failed'}`);
     else if (st.state === 'listening') parts.push(where);
   }

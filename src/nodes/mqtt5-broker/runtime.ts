@@ -7,8 +7,6 @@
  * No Node-RED import: the node passes a `RuntimeSink` and Node-RED's HTTP server.
  */
 import type * as http from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream } from 'ws';
 import { createBroker } from '../../broker';
 import { FileStore } from '../../broker/store/file';
 import type { Broker, BrokerMessage, BrokerStore, ClientIdentity, ListenerConfig } from '../../broker/types';
@@ -61,50 +59,6 @@ function errText(e: unknown): string {
   return err && err.message ? err.message : String(e);
 }
 
-/** WebSocket MQTT on Node-RED's HTTP server at one path; other upgrade requests (e.g. /comms) are left alone. */
-class PathWsListener {
-  private readonly wss: WebSocketServer;
-  private readonly onUpgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
-
-  constructor(
-    private readonly server: http.Server,
-    readonly path: string,
-    broker: Broker,
-    maxPayload: number,
-  ) {
-    this.wss = new WebSocketServer({
-      noServer: true,
-      perMessageDeflate: false,
-      maxPayload,
-      handleProtocols: (protocols: Set<string>) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
-    });
-    this.onUpgrade = (req, socket, head) => {
-      const url = req.url ?? '';
-      const q = url.indexOf('?');
-      const pathname = q >= 0 ? url.slice(0, q) : url;
-      if (pathname !== this.path) return; // not ours: Node-RED's editor (/comms) or a websocket node
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const stream = createWebSocketStream(ws);
-        stream.on('error', () => stream.destroy());
-        broker.handleStream(stream, { listener: 'ws', remoteAddress: req.socket.remoteAddress ?? '' });
-      });
-    };
-    server.on('upgrade', this.onUpgrade);
-  }
-
-  /** Stop taking new connections (existing ones stay until the broker disconnects them). */
-  stopAccepting(): void {
-    this.server.off('upgrade', this.onUpgrade);
-  }
-
-  /** Drop whatever is still open. */
-  terminate(): void {
-    this.stopAccepting();
-    for (const ws of this.wss.clients) ws.terminate();
-    this.wss.close();
-  }
-}
-
 export class BrokerRuntime {
   readonly broker: Broker;
   config: BrokerNodeConfig;
@@ -112,7 +66,6 @@ export class BrokerRuntime {
   private sink: RuntimeSink | null = null;
   private buffer: Buffered[] = [];
   private droppedWhileParked = 0;
-  private pathWs: PathWsListener | null = null;
   private closing: Promise<void> | null = null;
 
   private constructor(
@@ -246,9 +199,12 @@ export class BrokerRuntime {
     return this.closing !== null;
   }
 
-  private toListenerConfig(spec: Exclude<ListenerSpec, { type: 'ws-path' }>): ListenerConfig {
+  private toListenerConfig(spec: ListenerSpec): ListenerConfig {
+    // WebSocket on Node-RED's server: the broker's transport only takes upgrades for its path, so
+    // the editor's /comms and websocket nodes keep working.
+    if (spec.type === 'ws-path') return { type: 'ws', id: spec.id, server: this.deps.server, path: spec.path };
     if (spec.type === 'tcp') return { type: 'tcp', id: spec.id, host: spec.host, port: spec.port };
-    if (spec.type === 'ws') return { type: 'ws', id: spec.id, host: spec.host, port: spec.port };
+    if (spec.type === 'ws') return { type: 'ws', id: spec.id, host: spec.host, port: spec.port, path: spec.path };
     const t = spec.tls;
     return {
       type: 'tls',
@@ -266,15 +222,9 @@ export class BrokerRuntime {
   private async startListener(spec: ListenerSpec): Promise<void> {
     const st: ListenerState = { spec, state: 'starting' };
     this.listenerStates.set(spec.id, st);
-    if (spec.type === 'ws-path') {
-      if (!this.deps.server) {
-        st.state = 'failed';
-        st.error = 'Node-RED HTTP server not available';
-        return;
-      }
-      const max = (this.config.core.limits.maxPacketSize ?? 1048576) + 16;
-      this.pathWs = new PathWsListener(this.deps.server, spec.path, this.broker, max);
-      st.state = 'listening';
+    if (spec.type === 'ws-path' && !this.deps.server) {
+      st.state = 'failed';
+      st.error = 'Node-RED HTTP server not available';
       return;
     }
     const deadline = Date.now() + ADDRINUSE_RETRY_MS;
@@ -307,16 +257,6 @@ export class BrokerRuntime {
     const st = this.listenerStates.get(id);
     this.listenerStates.delete(id);
     if (!st) return;
-    if (st.spec.type === 'ws-path') {
-      const ws = this.pathWs;
-      this.pathWs = null;
-      if (!ws) return;
-      ws.stopAccepting();
-      for (const c of this.broker.clients()) if (c.listener === 'ws') this.broker.disconnectClient(c.clientId, 0x8b);
-      await delay(100);
-      ws.terminate();
-      return;
-    }
     if (st.state !== 'listening') return;
     try {
       await this.broker.removeListener(id);
@@ -362,15 +302,11 @@ export class BrokerRuntime {
         this.sink = null;
         this.buffer = [];
         unregisterBroker(this.deps.nodeId, this.broker);
-        const ws = this.pathWs;
-        this.pathWs = null;
-        ws?.stopAccepting();
         try {
           await this.broker.close({ timeoutMs, reasonCode: 0x8b });
         } catch (e) {
           this.deps.warn(`broker close: ${errText(e)}`);
         }
-        ws?.terminate();
       })();
     }
     return this.closing;
