@@ -21,6 +21,20 @@ export async function connect(url: string, opts: mqtt.IClientOptions = {}): Prom
   return mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10000, ...opts });
 }
 
+/** Connect and also return the CONNACK (e.g. to read sessionPresent); messages are collected from the start. */
+export async function connectWithAck(
+  url: string,
+  opts: mqtt.IClientOptions = {},
+): Promise<{ client: mqtt.MqttClient; connack: any; got: Array<{ topic: string; payload: string; packet: mqtt.IPublishPacket }> }> {
+  const client = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10000, ...opts });
+  const got = collect(client);
+  const connack = await new Promise<any>((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+  });
+  return { client, connack, got };
+}
+
 export function duplexPair(): [Duplex, Duplex] {
   const ends: { a?: Duplex; b?: Duplex } = {};
   const mk = (peer: () => Duplex): Duplex =>

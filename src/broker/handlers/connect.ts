@@ -46,7 +46,7 @@ export function handleConnect(c: Connection, p: any): void {
       if (props.receiveMaximum) c.clientReceiveMaximum = props.receiveMaximum;
       if (props.maximumPacketSize) c.clientMaxPacketSize = props.maximumPacketSize;
       if (props.topicAliasMaximum) c.clientTopicAliasMax = props.topicAliasMaximum;
-      if (props.requestProblemInformation === 0) c.requestProblemInfo = false;
+      if (props.requestProblemInformation === false || props.requestProblemInformation === 0) c.requestProblemInfo = false;
     }
     let clientId: string = p.clientId ?? '';
     let assigned: string | undefined;
@@ -158,7 +158,7 @@ export function handleConnect(c: Connection, p: any): void {
         if (!limits.subscriptionIdentifiersAvailable) cp.subscriptionIdentifiersAvailable = false;
         if (!limits.sharedSubscriptionAvailable) cp.sharedSubscriptionAvailable = false;
         if (serverKeepAlive !== undefined) cp.serverKeepAlive = serverKeepAlive;
-        if (props.requestResponseInformation === 1 && broker.options.responseInformation !== undefined) {
+        if (props.requestResponseInformation && broker.options.responseInformation !== undefined) {
           cp.responseInformation = broker.options.responseInformation;
         }
         if (req.authenticationMethod) {
