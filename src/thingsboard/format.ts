@@ -264,6 +264,13 @@ function readPayload(w: Work, input: TbInput): RawEntry[] {
   if (p === undefined || p === null) {
     throw new TbFormatError('INVALID_INPUT', `msg.payload is ${p === null ? 'null' : 'missing'}: nothing to send`);
   }
+  if (typeof p === 'string' && /^\s*[[{]/.test(p)) {
+    let parsed: unknown;
+    try { parsed = JSON.parse(p); } catch { parsed = undefined; }
+    if (parsed !== null && typeof parsed === 'object') {
+      w.warnings.push('msg.payload is a string holding JSON: it is sent as one string value; put a json node before this node to send its keys');
+    }
+  }
   readOne(p, 'msg.payload', false);
   return out;
 }

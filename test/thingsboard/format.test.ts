@@ -80,6 +80,12 @@ describe('thingsboard formatter', () => {
       assert.deepEqual(out({ payload: [{ ts: 1000, values: { a: 1 } }, 7], key: 'b', timestamp: 5000 }),
         [[T, '[{"ts":1000,"values":{"a":1}},{"ts":5000,"values":{"b":7}}]']]);
     });
+    it('a string payload holding JSON is one string value, with a warning to parse it first', () => {
+      const r = ok({ payload: '{"a":1}', key: 'raw' });
+      assert.equal(r.publishes[0]?.payload, '{"raw":"{\\"a\\":1}"}');
+      assert.match(r.warnings[0] ?? '', /json node/);
+      assert.deepEqual(ok({ payload: '[not json', key: 'raw' }).warnings, []);
+    });
     it('nested arrays and empty arrays are refused', () => {
       fails({ payload: [[1]] }, 'INVALID_INPUT', /an array/);
       fails({ payload: [] }, 'INVALID_INPUT', /empty array/);
