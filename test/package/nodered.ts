@@ -127,11 +127,21 @@ let tarballPromise: Promise<string> | undefined;
 export function packTarball(): Promise<string> {
   tarballPromise ??= (async () => {
     if (!fs.existsSync(path.join(ROOT, 'nodes'))) throw new Error('nodes/ is missing: run `npm run build` first');
-    const dest = tmpDir('mqtt5hub-pack-');
-    await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dest], ROOT, 120000);
-    const tgz = fs.readdirSync(dest).filter((f) => f.endsWith('.tgz'));
-    if (tgz.length !== 1) throw new Error(`npm pack wrote ${tgz.length} tarballs into ${dest}`);
-    return path.join(dest, tgz[0]!);
+    const wanted = Object.values(PKG['node-red'].nodes).flatMap((js) => [js, js.replace(/\.js$/, '.html')]);
+    // A build running at the same time (another terminal, another engineer) rewrites nodes/: when
+    // the tarball lacks an entry file that is on disk now, pack again.
+    for (let attempt = 1; ; attempt++) {
+      const dest = tmpDir('mqtt5hub-pack-');
+      await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dest], ROOT, 120000);
+      const tgz = fs.readdirSync(dest).filter((f) => f.endsWith('.tgz'));
+      if (tgz.length !== 1) throw new Error(`npm pack wrote ${tgz.length} tarballs into ${dest}`);
+      const file = path.join(dest, tgz[0]!);
+      const packed = new Set(await tarballFiles(file));
+      const raced = wanted.filter((f) => !packed.has(f) && fs.existsSync(path.join(ROOT, f)));
+      if (raced.length === 0 || attempt >= 5) return file;
+      fs.rmSync(dest, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 2000));
+    }
   })();
   return tarballPromise;
 }
