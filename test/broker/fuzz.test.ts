@@ -15,7 +15,7 @@ import * as mqttPacket from 'mqtt-packet';
 import mqtt from 'mqtt';
 import { createBroker } from '../../src/broker';
 import type { Broker } from '../../src/broker/types';
-import { freePort, waitFor } from '../helpers/env';
+import { delay, freePort, waitFor } from '../helpers/env';
 
 // ------------------------------------------------------------------------------------------
 // seeded PRNG (mulberry32): the same seed gives the same packets
@@ -478,6 +478,7 @@ describe('broker fuzz: random and mutated packets', function () {
     assert.deepEqual(escaped.map(String), [], `exceptions escaped (seed ${seed})`);
 
     await waitFor(() => broker.clients().length === 0, 10000, 'check clients to leave');
+    await delay(2500); // past the 2 s connect timeout: no timer still holds a fuzz connection
     gc();
     const growth = process.memoryUsage().heapUsed - heapBefore;
     const st = broker.stats();
@@ -487,6 +488,6 @@ describe('broker fuzz: random and mutated packets', function () {
     );
     // retained messages from fuzz publishes are legitimately kept (bounded by the topic set):
     // anything near the volume of fuzz traffic itself would be a leak
-    assert.ok(growth < 48 * 1024 * 1024, `heap grew by ${growth} bytes (seed ${seed})`);
+    assert.ok(growth < 16 * 1024 * 1024, `heap grew by ${growth} bytes (seed ${seed})`);
   });
 });
