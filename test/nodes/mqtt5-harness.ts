@@ -89,3 +89,8 @@ export function observers(): unknown[] {
 }
 
 export const TAB = { id: 'f1', type: 'tab', label: 'test' };
+
+/** Wait until the given mqtt5-client config nodes are connected (subscriptions restored). */
+export function waitConnected(...ids: string[]): Promise<unknown> {
+  return waitFor(() => ids.every((id) => helper.getNode(id)?.controller?.connected), 15000, `${ids.join(', ')} connected`);
+}

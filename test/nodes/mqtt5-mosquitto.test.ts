@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { delay, requireTool, tmpDir, waitFor } from '../helpers/env';
 import { MosquittoInstance, startMosquitto } from '../helpers/mosquitto';
-import { collect, connectClient, endClient, helper, load, observers, publish, startServer, stopServer, TAB, waitStatus } from './mqtt5-harness';
+import { collect, connectClient, endClient, helper, load, observers, publish, startServer, stopServer, TAB, waitConnected, waitStatus } from './mqtt5-harness';
 import { AuthTarget, mqtt5Suite, Target } from './mqtt5-suite';
 
 async function mosquittoTarget(ctx: Mocha.Context, setup?: (dir: string) => string[]): Promise<Target> {
@@ -73,7 +73,7 @@ describe('mqtt5 nodes × Mosquitto, MQTT 3.1.1 (no subscription identifiers)', f
       ...observers(),
     ]);
     const [h1, h2, h3] = ['h1', 'h2', 'h3'].map(collect) as [any[], any[], any[]];
-    await waitStatus(collect('statuses'), /^connected/);
+    await waitConnected('c1');
     await delay(300);
     const pub = await connectClient(m.url, { protocolVersion: 4 });
     try {

@@ -18,6 +18,7 @@ import {
   stopServer,
   subscribe,
   TAB,
+  waitConnected,
   waitStatus,
 } from './mqtt5-harness';
 
@@ -103,8 +104,7 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
       ]);
       const completed = collect('completed');
       const caught = collect('caught');
-      const statuses = collect('statuses');
-      await waitStatus(statuses, /^connected/);
+      await waitConnected('c1');
       inject('out', { payload: { v: 1 }, userProperties: { site: 'msg', extra: ['e1', 'e2'], n: 5 }, correlationData: 'abc', responseTopic: `${t}/r` });
       await waitFor(() => got.length === 1 && completed.length === 1, 10000, 'message and completion');
       const p = got[0]!;
@@ -131,7 +131,7 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
       const h1 = collect('h1');
       const h2 = collect('h2');
       const caught = collect('caught');
-      await waitStatus(collect('statuses'), /^connected/).catch(() => undefined);
+      await waitConnected('c1');
             await delay(300);
       const pub = await client();
       await publish(pub, `${t}/json`, '{"a":[1,2]}', {
@@ -182,7 +182,7 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
         ...observers(),
       ]);
       const [h1, h2, h3, h4] = ['h1', 'h2', 'h3', 'h4'].map(collect) as [any[], any[], any[], any[]];
-      await waitStatus(collect('statuses'), /^connected/).catch(() => undefined);
+      await waitConnected('c1');
       await delay(500);
       const pub = await client();
       await publish(pub, `${t}/b/c`, 'one');
@@ -210,8 +210,7 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
       ]);
       const h1 = collect('h1');
       const h2 = collect('h2');
-      const statuses = collect('statuses');
-      await waitFor(() => statuses.filter((s) => /^connected/.test(s.status.text)).length >= 2, 15000, 'both connected');
+      await waitConnected('c1', 'c2');
       await delay(500);
       const pub = await client();
       const N = 20;
@@ -237,7 +236,7 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
       ]);
       const replies = collect('replies');
       const caught = collect('caught');
-      await waitStatus(collect('statuses'), /^connected/).catch(() => undefined);
+      await waitConnected('c1');
       await delay(500);
       inject('req', { payload: { q: 42 }, topic: 'ignored', correlationData: 'user-data-not-used' });
       await waitFor(() => replies.length === 1, 10000, 'reply');
@@ -256,7 +255,7 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
         ...observers(),
       ]);
       const caught = collect('caught');
-      await waitStatus(collect('statuses'), /^connected/);
+      await waitConnected('c1');
       await delay(300);
       inject('req', { payload: 'x', topic: `${t}/nobody` });
       await waitFor(() => caught.length === 1, 10000, 'timeout error');
@@ -274,7 +273,7 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
         ...observers(),
       ]);
       const caught = collect('caught');
-      await waitStatus(collect('statuses'), /^connected/);
+      await waitConnected('c1');
       const cases: Array<[Record<string, unknown>, RegExp]> = [
         [{ topic: `${t}/+`, payload: 'x' }, /wildcard/],
         [{ topic: `${t}/#`, payload: 'x' }, /wildcard/],
@@ -330,7 +329,7 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
       const completed = collect('completed');
       const caught = collect('caught');
       const statuses = collect('statuses');
-      await waitStatus(statuses, /^connected/);
+      await waitConnected('c1');
       await target.stop();
       await waitStatus(statuses, /^(disconnected|connecting)/, 15000);
       const warned: string[] = [];
@@ -374,7 +373,7 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
         const st = await waitStatus(statuses, /bad user name or password|not authorized/, 15000);
         assert.equal(st.status.source.id, 'o1');
         assert.match(st.status.text, /^(disconnected|connecting)/);
-        await waitFor(() => statuses.some((m) => m.status.source.id === 'o2' && /^connected/.test(m.status.text)), 15000, 'good client');
+        await waitConnected('good');
         inject('o2', { topic: 'secret/x', payload: 'no' });
         await waitFor(() => caught.length === 1, 10000, 'not authorized');
         assert.match(caught[0].error.message, /0x87 not authorized/);
