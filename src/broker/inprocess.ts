@@ -36,6 +36,8 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
   readonly autoAck = true;
   private session: Session | null = null;
   private connectedAt = 0;
+  /** Deliveries before the caller could attach listeners (connect() not yet returned) wait here. */
+  private early: InProcessMessage[] | null = [];
 
   constructor(
     private readonly broker: BrokerImpl,
@@ -109,6 +111,26 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
       queued: session.queuedCount,
     });
     b.resume(session);
+    // hand the queued and early messages over once the caller has had its turn to add listeners
+    setImmediate(() => this.flushEarly());
+  }
+
+  private flushEarly(): void {
+    const early = this.early;
+    this.early = null;
+    if (!early) return;
+    for (const m of early) {
+      if (!this.connected) break;
+      this.emitMessage(m);
+    }
+  }
+
+  private emitMessage(m: InProcessMessage): void {
+    try {
+      this.emit('message', m);
+    } catch (e) {
+      this.broker.emit('clientError', { clientId: this.clientId, error: e as Error });
+    }
   }
 
   // ------------------------------------------------------------------ Link
@@ -126,11 +148,15 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
     }
     if (subIds) properties.subscriptionIdentifier = subIds.length === 1 ? subIds[0] : subIds.slice();
     const m: InProcessMessage = { topic: msg.topic, payload: msg.payload, qos, retain: msg.retain, properties };
-    try {
-      this.emit('message', m);
-    } catch (e) {
-      this.broker.emit('clientError', { clientId: this.clientId, error: e as Error });
+    if (this.early !== null) {
+      if (this.listenerCount('message') > 0) this.flushEarly();
     }
+    if (this.early !== null) {
+      if (this.early.length >= Math.max(1, this.broker.limits.maxQueued)) return false;
+      this.early.push(m);
+      return true;
+    }
+    this.emitMessage(m);
     return true;
   }
 
@@ -277,10 +303,14 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
   }
 
   override on<K extends keyof InProcessClientEvents>(ev: K, fn: (...a: InProcessClientEvents[K]) => void): this {
-    return super.on(ev, fn as (...a: unknown[]) => void);
+    super.on(ev, fn as (...a: unknown[]) => void);
+    if (ev === 'message' && this.early !== null && this.early.length > 0) this.flushEarly();
+    return this;
   }
   override once<K extends keyof InProcessClientEvents>(ev: K, fn: (...a: InProcessClientEvents[K]) => void): this {
-    return super.once(ev, fn as (...a: unknown[]) => void);
+    super.once(ev, fn as (...a: unknown[]) => void);
+    if (ev === 'message' && this.early !== null && this.early.length > 0) this.flushEarly();
+    return this;
   }
   override off<K extends keyof InProcessClientEvents>(ev: K, fn: (...a: InProcessClientEvents[K]) => void): this {
     return super.off(ev, fn as (...a: unknown[]) => void);
