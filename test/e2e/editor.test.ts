@@ -27,6 +27,10 @@ const INVALID: Record<string, Array<{ field: string; value: string; why: string 
     { field: 'tcpPort', value: '70000', why: 'port out of range' },
     { field: 'maxPacketSize', value: '10', why: 'below the MQTT minimum' },
   ],
+  'thingsboard-telemetry': [
+    { field: 'maxPacketSize', value: '100', why: 'below 256 bytes' },
+    { field: 'propertyReserve', value: '70000', why: 'above 65535' },
+  ],
 };
 
 const CHROMIUM_ARGS = [
@@ -328,6 +332,13 @@ describe('e2e: the Node-RED editor in Chromium', function () {
     } catch {
       // fall through: the assertions below say which node is not green
     }
+    // screenshot the demo tab without the import/deploy notifications on top
+    await page.evaluate(() => {
+      $('.red-ui-notification').remove();
+      const demo = RED.nodes.workspace('f0d1e0a1b2c3d4e5');
+      if (demo) RED.workspaces.show(demo.id);
+      RED.view.select([]);
+    });
     await page.waitForTimeout(500);
     await shot('examples-deployed');
     for (const s of statuses) {
