@@ -420,9 +420,11 @@ export function formatTelemetry(input: TbInput, opts: TbFormatOptions, ctx: TbFo
 
     // One value per key and timestamp: ThingsBoard would keep only one of them.
     const seen = new Map<number | null, Set<string>>();
+    const byTs = new Map<number | null, Entry[]>();
     for (const e of entries) {
       let s = seen.get(e.ts);
-      if (!s) { s = new Set(); seen.set(e.ts, s); }
+      if (!s) { s = new Set(); seen.set(e.ts, s); byTs.set(e.ts, []); }
+      (byTs.get(e.ts) as Entry[]).push(e);
       if (s.has(e.key)) {
         throw new TbFormatError('DUPLICATE_KEY', attributes
           ? `key "${e.key}" is given more than once; an attribute keeps one value`
@@ -432,8 +434,7 @@ export function formatTelemetry(input: TbInput, opts: TbFormatOptions, ctx: TbFo
     }
 
     // Same timestamp together, groups in order of first appearance.
-    const order = [...seen.keys()];
-    const sorted = attributes ? entries : order.flatMap((ts) => entries.filter((e) => e.ts === ts));
+    const sorted = attributes ? entries : [...byTs.values()].flat();
 
     const topic = opts.mode === 'telemetry' ? TB_TOPICS.telemetry
       : opts.mode === 'attributes' ? TB_TOPICS.attributes

@@ -7,7 +7,7 @@
  * connect first) with a green status, or `done(err)` reports the error once (Catch nodes see it
  * with the message) with a red status and nothing is sent.
  */
-import { formatTelemetry, mergeOptions, optionsFromConfig, TbFormatError, type TbFormatOptions } from '../../thingsboard';
+import { formatTelemetry, mergeOptions, optionsFromConfig, type TbFormatError, type TbFormatOptions } from '../../thingsboard';
 
 /** At most this many warnings are spelled out per message; the rest are counted. */
 const MAX_WARNINGS_SHOWN = 10;
@@ -58,15 +58,22 @@ export = function (RED: any): void {
         fail(err as Error, t('status.error', { code: (err as TbFormatError).code ?? 'ERROR' }));
         return;
       }
-      const result = formatTelemetry({
-        payload: msg.payload,
-        topic: msg.topic,
-        key: msg.key,
-        device: msg.device,
-        deviceType: msg.deviceType,
-        timestamp: msg.timestamp,
-        mqttProperties: msg,
-      }, opts, { knownDevices: known });
+      let result: ReturnType<typeof formatTelemetry>;
+      try {
+        result = formatTelemetry({
+          payload: msg.payload,
+          topic: msg.topic,
+          key: msg.key,
+          device: msg.device,
+          deviceType: msg.deviceType,
+          timestamp: msg.timestamp,
+          mqttProperties: msg,
+        }, opts, { knownDevices: known });
+      } catch (err) {
+        // not expected (bad input gives a result, not an exception); still never crash the flow
+        fail(err instanceof Error ? err : new Error(String(err)), t('status.error', { code: 'INTERNAL' }));
+        return;
+      }
 
       if (result.warnings.length) {
         const shown = result.warnings.slice(0, MAX_WARNINGS_SHOWN);
