@@ -127,23 +127,63 @@ let tarballPromise: Promise<string> | undefined;
 export function packTarball(): Promise<string> {
   tarballPromise ??= (async () => {
     if (!fs.existsSync(path.join(ROOT, 'nodes'))) throw new Error('nodes/ is missing: run `npm run build` first');
-    const wanted = Object.values(PKG['node-red'].nodes).flatMap((js) => [js, js.replace(/\.js$/, '.html')]);
-    // A build running at the same time (another terminal, another engineer) rewrites nodes/: when
-    // the tarball lacks an entry file that is on disk now, pack again.
-    for (let attempt = 1; ; attempt++) {
-      const dest = tmpDir('mqtt5hub-pack-');
-      await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dest], ROOT, 120000);
-      const tgz = fs.readdirSync(dest).filter((f) => f.endsWith('.tgz'));
-      if (tgz.length !== 1) throw new Error(`npm pack wrote ${tgz.length} tarballs into ${dest}`);
-      const file = path.join(dest, tgz[0]!);
-      const packed = new Set(await tarballFiles(file));
-      const raced = wanted.filter((f) => !packed.has(f) && fs.existsSync(path.join(ROOT, f)));
-      if (raced.length === 0 || attempt >= 5) return file;
-      fs.rmSync(dest, { recursive: true, force: true });
-      await new Promise((r) => setTimeout(r, 2000));
-    }
+    const stage = await stagePackage();
+    const dest = tmpDir('mqtt5hub-pack-');
+    await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dest], stage, 120000);
+    fs.rmSync(stage, { recursive: true, force: true });
+    const tgz = fs.readdirSync(dest).filter((f) => f.endsWith('.tgz'));
+    if (tgz.length !== 1) throw new Error(`npm pack wrote ${tgz.length} tarballs into ${dest}`);
+    return path.join(dest, tgz[0]!);
   })();
   return tarballPromise;
+}
+
+/**
+ * Copies what `npm pack` reads (package.json and its "files") into a staging directory.
+ * A build running at the same time (another terminal, another engineer's `npm test`) deletes and
+ * rewrites the entry files in nodes/ while tsc runs: when a copy lacks an entry file, wait and
+ * copy again (up to a minute) rather than pack a half-built tree.
+ */
+async function stagePackage(): Promise<string> {
+  const entries = Object.entries(PKG['node-red'].nodes).flatMap(([type, js]) => [
+    js,
+    js.replace(/\.js$/, '.html'),
+    `nodes/lib/nodes/${type}/index.js`,
+  ]);
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    const stage = tmpDir('mqtt5hub-stage-');
+    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(stage, 'package.json'));
+    for (const f of PKG.files ?? []) {
+      const from = path.join(ROOT, f);
+      if (fs.existsSync(from)) fs.cpSync(from, path.join(stage, f), { recursive: true, dereference: true });
+    }
+    const absent = entries.filter((f) => !fs.existsSync(path.join(stage, f)));
+    // a file absent from the tree for good (node type not built yet) is reported by the tests
+    const racing = absent.filter((f) => fs.existsSync(path.join(ROOT, f)) || /\.(js|html)$/.test(f) && isBuilding());
+    if (racing.length === 0 || Date.now() > deadline) return stage;
+    fs.rmSync(stage, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** True while some `scripts/build.js` process is running in this tree. */
+function isBuilding(): boolean {
+  try {
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (!cmd.includes('build.js')) continue;
+        if (cmd.includes(path.join(ROOT, 'scripts', 'build.js'))) return true;
+        if (cmd.includes('scripts/build.js') && fs.realpathSync(`/proc/${pid}/cwd`) === fs.realpathSync(ROOT)) return true;
+      } catch {
+        continue;
+      }
+    }
+  } catch {
+    return false;
+  }
+  return false;
 }
 
 /** Paths inside the tarball (without the leading "package/"). */
