@@ -2,11 +2,11 @@
  * Shared harness for the mqtt5 node tests: loads the BUILT nodes (nodes/*.js) plus Node-RED's
  * catch / status / complete nodes into node-red-node-test-helper, and collects what flows out.
  */
+/* eslint-disable @typescript-eslint/no-require-imports -- the BUILT CommonJS node files are loaded as Node-RED loads them */
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
 import { ROOT, waitFor } from '../helpers/env';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const helper: any = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 

@@ -55,6 +55,7 @@ function specFrom(v: unknown, dflt: Partial<SubscribeSpec> & { shareGroup?: stri
 export = function (RED: any): void {
   function Mqtt5InNode(this: any, config: InConfig): void {
     RED.nodes.createNode(this, config);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED node constructors use `this`
     const node = this;
     const format: OutputFormat = FORMATS.includes(config.datatype as OutputFormat) ? (config.datatype as OutputFormat) : 'auto';
     const dynamic = Number(config.inputs) === 1;

@@ -16,6 +16,7 @@ interface OutConfig extends PublishConfig {
 export = function (RED: any): void {
   function Mqtt5OutNode(this: any, config: OutConfig): void {
     RED.nodes.createNode(this, config);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED node constructors use `this`
     const node = this;
     const controller = attachClient(RED, node, config.client);
     const evaluate = (v: string, t: string, n: unknown, m: any): unknown => RED.util.evaluateNodeProperty(v, t, n, m);

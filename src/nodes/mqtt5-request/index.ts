@@ -31,6 +31,7 @@ interface Pending {
 export = function (RED: any): void {
   function Mqtt5RequestNode(this: any, config: RequestConfig): void {
     RED.nodes.createNode(this, config);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED node constructors use `this`
     const node = this;
     const format = (config.datatype || 'auto') as OutputFormat;
     const timeoutMs = Math.max(1, Number(config.timeout || 10)) * 1000;

@@ -42,9 +42,25 @@ export interface ClientConfig {
   reconnectMax?: string | number;
   connectTimeout?: string | number;
   queueSize?: string | number;
-  birth?: LastWillConfig;
-  close?: LastWillConfig;
-  will?: LastWillConfig;
+  // birth / close / will messages: flat fields <kind>Topic, <kind>Payload, <kind>Qos, <kind>Retain,
+  // <kind>ContentType, <kind>Expiry, <kind>UserProps (+ willDelay), as the editor stores them
+  [key: string]: unknown;
+}
+
+/** The flat <kind>* fields of the config as one message config. */
+export function messageConfig(cfg: ClientConfig, kind: 'birth' | 'close' | 'will'): LastWillConfig | undefined {
+  const topic = cfg[`${kind}Topic`];
+  if (typeof topic !== 'string' || topic === '') return undefined;
+  return {
+    topic,
+    payload: String(cfg[`${kind}Payload`] ?? ''),
+    qos: cfg[`${kind}Qos`] as string | number,
+    retain: cfg[`${kind}Retain`] as boolean | string,
+    contentType: (cfg[`${kind}ContentType`] as string) || '',
+    messageExpiry: cfg[`${kind}Expiry`] as string | number,
+    userProps: (cfg[`${kind}UserProps`] as UserPropertyEntry[]) ?? [],
+    ...(kind === 'will' ? { delay: cfg.willDelay as string | number } : {}),
+  };
 }
 
 function num(v: unknown, dflt: number, min: number, max: number, what: string): number {
@@ -92,9 +108,9 @@ export function createController(
   const embedded = cfg.brokerType === 'embedded';
   const protocolVersion = embedded ? 5 : Number(cfg.protocolVersion ?? 5) === 4 ? 4 : 5;
   const v5 = protocolVersion === 5;
-  const will = message(cfg.will, 'will', v5);
-  const birth = message(cfg.birth, 'birth', v5) as OutgoingMessage | undefined;
-  const close = message(cfg.close, 'close', v5) as OutgoingMessage | undefined;
+  const will = message(messageConfig(cfg, 'will'), 'will', v5);
+  const birth = message(messageConfig(cfg, 'birth'), 'birth', v5) as OutgoingMessage | undefined;
+  const close = message(messageConfig(cfg, 'close'), 'close', v5) as OutgoingMessage | undefined;
   const reconnectMinMs = num(cfg.reconnectPeriod, 1000, 50, 3600000, 'reconnect period');
   const base: ConnectionOptions = {
     protocolVersion,
