@@ -214,8 +214,9 @@ const isScalar = (v: unknown): boolean =>
 function readPayload(w: Work, input: TbInput): RawEntry[] {
   const { opts } = w;
   const p = input.payload;
+  const tsWarn = (m: string): void => { w.warnings.push(m); };
   const defaultTs = input.timestamp === undefined || input.timestamp === null
-    ? null : toMillis(input.timestamp, opts.timestampUnit, 'msg.timestamp');
+    ? null : toMillis(input.timestamp, opts.timestampUnit, 'msg.timestamp', tsWarn);
   const out: RawEntry[] = [];
 
   const readObject = (o: Record<string, unknown>, where: string): void => {
@@ -231,11 +232,11 @@ function readPayload(w: Work, input: TbInput): RawEntry[] {
       if (!isPlainObject(o.values)) {
         throw new TbFormatError('INVALID_INPUT', `${where}.values must be an object of key → value, not ${typeName(o.values)}`);
       }
-      ts = toMillis(o.ts, opts.timestampUnit, `${where}.ts`);
+      ts = toMillis(o.ts, opts.timestampUnit, `${where}.ts`, tsWarn);
       values = o.values;
       prefix = `${where}.values`;
     } else if (keys.includes('ts')) {
-      ts = toMillis(o.ts, opts.timestampUnit, `${where}.ts`);
+      ts = toMillis(o.ts, opts.timestampUnit, `${where}.ts`, tsWarn);
       values = { ...o };
       delete values.ts;
     }

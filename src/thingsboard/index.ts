@@ -10,4 +10,4 @@ export { formatTelemetry } from './format';
 export { mergeOptions, optionsFromConfig, parseKeyList, MIN_PACKET_SIZE, MAX_PACKET_SIZE } from './options';
 export { formatNumber, formatBigInt, isTbNumericString, toPlainDecimal, INT64_MAX, INT64_MIN, TB_MAX_FRACTION_DIGITS } from './numbers';
 export { payloadBudget, publishPacketSize, mqtt5PropertyBytes, varintLength } from './mqtt-size';
-export { toMillis, AUTO_SECONDS_BELOW, MAX_TIMESTAMP_MS } from './timestamp';
+export { toMillis, AUTO_SECONDS_BELOW, AUTO_MICROS_FROM, AUTO_NANOS_FROM, MAX_TIMESTAMP_MS } from './timestamp';

@@ -217,6 +217,18 @@ describe('thingsboard formatter', () => {
       // in ms mode a seconds value is taken as it is (1970), exactly what ThingsBoard would do
       assert.deepEqual(out({ payload: { ts: 1700000000, a: 1 } }), [[T, '{"ts":1700000000,"values":{"a":1}}']]);
     });
+    it('auto-detect also reads microseconds and nanoseconds', () => {
+      assert.deepEqual(out({ payload: [{ ts: 1700000000123456, a: 1 }, { ts: 1700000000123456789n, b: 2 }] }, { timestampUnit: 'auto' }),
+        [[T, '{"ts":1700000000123,"values":{"a":1,"b":2}}']]);
+    });
+    it('in ms mode, a value that looks like seconds or microseconds is sent as asked, with a warning', () => {
+      const r = ok({ payload: { a: 1 }, timestamp: 1700000000 });
+      assert.equal(r.publishes[0]?.payload, '{"ts":1700000000,"values":{"a":1}}');
+      assert.match(r.warnings[0] ?? '', /msg\.timestamp 1700000000 is read as milliseconds \(1970-01-20T16:13:20\.000Z\); if it is in seconds/);
+      const u = ok({ payload: { ts: 1700000000123456, values: { a: 1 } } });
+      assert.match(u.warnings[0] ?? '', /year 55840.*microseconds/);
+      assert.deepEqual(ok({ payload: { a: 1 }, timestamp: 1700000000000 }).warnings, []);
+    });
     it('fractional milliseconds are rounded; numeric strings accepted', () => {
       assert.deepEqual(out({ payload: { a: 1 }, timestamp: '1700000000000.6' }), [[T, '{"ts":1700000000001,"values":{"a":1}}']]);
     });
