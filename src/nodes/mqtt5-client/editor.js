@@ -1,6 +1,11 @@
 (function () {
   'use strict';
 
+  // messages of this node set (locales/<lang>/mqtt5-client.json)
+  function t(key) {
+    return RED._('node-red-contrib-mqtt5-hub/mqtt5-client:' + key);
+  }
+
   function intIn(min, max) {
     return function (v) {
       if (v === '' || v === undefined || v === null) return true; // empty = default
@@ -57,16 +62,16 @@
     list.editableList({
       addItem: function (row, index, data) {
         var key = $('<input type="text" class="mqtt5-up-key" style="width:40%; margin-right:4px">')
-          .attr('placeholder', RED._('mqtt5-client.placeholder.key')).appendTo(row);
+          .attr('placeholder', t('mqtt5-client.placeholder.key')).appendTo(row);
         var value = $('<input type="text" class="mqtt5-up-value" style="width:55%">')
-          .attr('placeholder', RED._('mqtt5-client.placeholder.value')).appendTo(row);
+          .attr('placeholder', t('mqtt5-client.placeholder.value')).appendTo(row);
         key.val(data.key || '');
         value.val(data.value || '');
       },
       removable: true,
       sortable: true,
       height: 'auto',
-      addButton: RED._('mqtt5-client.label.addProperty')
+      addButton: t('mqtt5-client.label.addProperty')
     });
     (items || []).forEach(function (i) { list.editableList('addItem', i); });
   }
@@ -91,7 +96,7 @@
       if (this.name) return this.name;
       if (this.brokerType === 'embedded') {
         var b = this.embeddedBroker && RED.nodes.node(this.embeddedBroker);
-        return RED._('mqtt5-client.label.embedded') + (b ? ': ' + (b.name || b.id) : '');
+        return t('mqtt5-client.label.embedded') + (b ? ': ' + (b.name || b.id) : '');
       }
       return (this.clientId ? this.clientId + '@' : '') + (this.broker || 'mqtt5');
     },
@@ -104,14 +109,14 @@
           $('#' + tab.id).show();
         }
       });
-      tabs.addTab({ id: 'mqtt5-client-tab-connection', label: RED._('mqtt5-client.tabs.connection') });
-      tabs.addTab({ id: 'mqtt5-client-tab-session', label: RED._('mqtt5-client.tabs.session') });
-      tabs.addTab({ id: 'mqtt5-client-tab-messages', label: RED._('mqtt5-client.tabs.messages') });
+      tabs.addTab({ id: 'mqtt5-client-tab-connection', label: t('mqtt5-client.tabs.connection') });
+      tabs.addTab({ id: 'mqtt5-client-tab-session', label: t('mqtt5-client.tabs.session') });
+      tabs.addTab({ id: 'mqtt5-client-tab-messages', label: t('mqtt5-client.tabs.messages') });
 
       // embedded brokers: every mqtt5-broker node of this Node-RED
       var sel = $('#node-config-input-embeddedBroker');
       sel.empty();
-      sel.append($('<option value="">').text(RED._('mqtt5-client.label.pickBroker')));
+      sel.append($('<option value="">').text(t('mqtt5-client.label.pickBroker')));
       RED.nodes.eachNode(function (n) {
         if (n.type === 'mqtt5-broker') {
           sel.append($('<option>').val(n.id).text(n.name || n.id));

@@ -1,16 +1,21 @@
 (function () {
   'use strict';
 
+  // messages of this node set (locales/<lang>/mqtt5-in.json)
+  function t(key) {
+    return RED._('node-red-contrib-mqtt5-hub/mqtt5-in:' + key);
+  }
+
   /** null when valid, else the message (MQTT 5 section 4.7). */
   function filterError(v) {
-    if (!v) return RED._('mqtt5-in.errors.emptyFilter');
+    if (!v) return t('mqtt5-in.errors.emptyFilter');
     var levels = String(v).split('/');
     for (var i = 0; i < levels.length; i++) {
       var l = levels[i];
-      if (l.indexOf('#') >= 0 && (l !== '#' || i !== levels.length - 1)) return RED._('mqtt5-in.errors.hash');
-      if (l.indexOf('+') >= 0 && l !== '+') return RED._('mqtt5-in.errors.plus');
+      if (l.indexOf('#') >= 0 && (l !== '#' || i !== levels.length - 1)) return t('mqtt5-in.errors.hash');
+      if (l.indexOf('+') >= 0 && l !== '+') return t('mqtt5-in.errors.plus');
     }
-    if (levels[0] === '$share') return RED._('mqtt5-in.errors.share');
+    if (levels[0] === '$share') return t('mqtt5-in.errors.share');
     return null;
   }
 
@@ -34,7 +39,7 @@
         value: '',
         validate: function (v, opt) {
           if (!v || !/[/+#]/.test(v)) return true;
-          return opt ? RED._('mqtt5-in.errors.group') : false;
+          return opt ? t('mqtt5-in.errors.group') : false;
         }
       },
       nl: { value: false },
@@ -49,17 +54,17 @@
     paletteLabel: 'mqtt5 in',
     label: function () {
       if (this.name) return this.name;
-      if (Number(this.inputs) === 1) return RED._('mqtt5-in.label.dynamic');
+      if (Number(this.inputs) === 1) return t('mqtt5-in.label.dynamic');
       return this.shareGroup ? '$share/' + this.shareGroup + '/' + this.topic : (this.topic || 'mqtt5 in');
     },
     labelStyle: function () {
       return this.name ? 'node_label_italic' : '';
     },
     inputLabels: function () {
-      return RED._('mqtt5-in.label.inputLabel');
+      return t('mqtt5-in.label.inputLabel');
     },
     outputLabels: function () {
-      return RED._('mqtt5-in.label.outputLabel');
+      return t('mqtt5-in.label.outputLabel');
     },
     oneditprepare: function () {
       $('#node-input-inputs').val(Number(this.inputs) === 1 ? '1' : '0');
@@ -71,8 +76,8 @@
       $('#node-input-inputs').on('change', toggle);
       function preview() {
         var g = $('#node-input-shareGroup').val();
-        var t = $('#node-input-topic').val();
-        $('#mqtt5-in-share-preview').text(g ? '$share/' + g + '/' + (t || '…') : '');
+        var topic = $('#node-input-topic').val();
+        $('#mqtt5-in-share-preview').text(g ? '$share/' + g + '/' + (topic || '…') : '');
       }
       $('#node-input-shareGroup, #node-input-topic').on('change keyup', preview);
       toggle();

@@ -1,23 +1,28 @@
 (function () {
   'use strict';
 
+  // messages of this node set (locales/<lang>/mqtt5-out.json)
+  function t(key) {
+    return RED._('node-red-contrib-mqtt5-hub/mqtt5-out:' + key);
+  }
+
   function noWildcard(v, opt) {
     if (!v || !/[+#]/.test(v)) return true;
-    return opt ? RED._('mqtt5-out.errors.wildcard') : false;
+    return opt ? t('mqtt5-out.errors.wildcard') : false;
   }
   function typedNoWildcard(typeField) {
     return function (v, opt) {
-      var t = $('#node-input-' + typeField).length ? $('#node-input-' + typeField).val() : this[typeField];
-      if (t && t !== 'str') return true;
+      var ty = $('#node-input-' + typeField).length ? $('#node-input-' + typeField).val() : this[typeField];
+      if (ty && ty !== 'str') return true;
       return noWildcard(v, opt);
     };
   }
   function expiry(v, opt) {
-    var t = $('#node-input-messageExpiryType').length ? $('#node-input-messageExpiryType').val() : this.messageExpiryType;
-    if (!v || (t && t !== 'num')) return true;
+    var ty = $('#node-input-messageExpiryType').length ? $('#node-input-messageExpiryType').val() : this.messageExpiryType;
+    if (!v || (ty && ty !== 'num')) return true;
     var n = Number(v);
     if (Number.isInteger(n) && n >= 0 && n <= 4294967295) return true;
-    return opt ? RED._('mqtt5-out.errors.expiry') : false;
+    return opt ? t('mqtt5-out.errors.expiry') : false;
   }
 
   function userPropList(items) {
@@ -25,14 +30,14 @@
     list.editableList({
       addItem: function (row, index, data) {
         $('<input type="text" class="mqtt5-up-key" style="width:40%; margin-right:4px">')
-          .attr('placeholder', RED._('mqtt5-out.placeholder.key')).val(data.key || '').appendTo(row);
+          .attr('placeholder', t('mqtt5-out.placeholder.key')).val(data.key || '').appendTo(row);
         $('<input type="text" class="mqtt5-up-value" style="width:55%">')
-          .attr('placeholder', RED._('mqtt5-out.placeholder.value')).val(data.value || '').appendTo(row);
+          .attr('placeholder', t('mqtt5-out.placeholder.value')).val(data.value || '').appendTo(row);
       },
       removable: true,
       sortable: true,
       height: 'auto',
-      addButton: RED._('mqtt5-out.label.addProperty')
+      addButton: t('mqtt5-out.label.addProperty')
     });
     (items || []).forEach(function (i) { list.editableList('addItem', i); });
   }
@@ -70,7 +75,7 @@
       return this.name ? 'node_label_italic' : '';
     },
     inputLabels: function () {
-      return RED._('mqtt5-out.label.inputLabel');
+      return t('mqtt5-out.label.inputLabel');
     },
     oneditprepare: function () {
       var types = ['str', 'msg', 'flow', 'global', 'env'];

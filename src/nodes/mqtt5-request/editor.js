@@ -1,14 +1,19 @@
 (function () {
   'use strict';
 
+  // messages of this node set (locales/<lang>/mqtt5-request.json)
+  function t(key) {
+    return RED._('node-red-contrib-mqtt5-hub/mqtt5-request:' + key);
+  }
+
   function noWildcard(v, opt) {
     if (!v || !/[+#]/.test(v)) return true;
-    return opt ? RED._('mqtt5-request.errors.wildcard') : false;
+    return opt ? t('mqtt5-request.errors.wildcard') : false;
   }
   function timeout(v, opt) {
     var n = Number(v);
     if (v === '' || (isFinite(n) && n > 0 && n <= 86400)) return true;
-    return opt ? RED._('mqtt5-request.errors.timeout') : false;
+    return opt ? t('mqtt5-request.errors.timeout') : false;
   }
 
   RED.nodes.registerType('mqtt5-request', {
@@ -39,10 +44,10 @@
       return this.name ? 'node_label_italic' : '';
     },
     inputLabels: function () {
-      return RED._('mqtt5-request.label.inputLabel');
+      return t('mqtt5-request.label.inputLabel');
     },
     outputLabels: function () {
-      return RED._('mqtt5-request.label.outputLabel');
+      return t('mqtt5-request.label.outputLabel');
     },
     oneditprepare: function () {
       $('#node-input-contentType').typedInput({ default: 'str', typeField: '#node-input-contentTypeType', types: ['str', 'msg', 'flow', 'global', 'env'] });
@@ -51,14 +56,14 @@
       list.editableList({
         addItem: function (row, index, data) {
           $('<input type="text" class="mqtt5-up-key" style="width:40%; margin-right:4px">')
-            .attr('placeholder', RED._('mqtt5-request.placeholder.key')).val(data.key || '').appendTo(row);
+            .attr('placeholder', t('mqtt5-request.placeholder.key')).val(data.key || '').appendTo(row);
           $('<input type="text" class="mqtt5-up-value" style="width:55%">')
-            .attr('placeholder', RED._('mqtt5-request.placeholder.value')).val(data.value || '').appendTo(row);
+            .attr('placeholder', t('mqtt5-request.placeholder.value')).val(data.value || '').appendTo(row);
         },
         removable: true,
         sortable: true,
         height: 'auto',
-        addButton: RED._('mqtt5-request.label.addProperty')
+        addButton: t('mqtt5-request.label.addProperty')
       });
       (this.userProps || []).forEach(function (i) { list.editableList('addItem', i); });
     },
