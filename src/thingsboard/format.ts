@@ -214,7 +214,16 @@ const isScalar = (v: unknown): boolean =>
 function readPayload(w: Work, input: TbInput): RawEntry[] {
   const { opts } = w;
   const p = input.payload;
-  const tsWarn = (m: string): void => { w.warnings.push(m); };
+  const attributes = opts.mode === 'attributes' || opts.mode === 'gateway-attributes';
+  // attributes have no timestamp: unit hints would only confuse
+  const tsWarn = attributes ? undefined : (m: string): void => { w.warnings.push(m); };
+  let ignoredTsWarned = false;
+  const ignoredTs = (where: string): void => {
+    if (attributes && !ignoredTsWarned) {
+      ignoredTsWarned = true;
+      w.warnings.push(`${where}.ts ignored: attributes have no timestamp`);
+    }
+  };
   const defaultTs = input.timestamp === undefined || input.timestamp === null
     ? null : toMillis(input.timestamp, opts.timestampUnit, 'msg.timestamp', tsWarn);
   const out: RawEntry[] = [];
@@ -233,10 +242,12 @@ function readPayload(w: Work, input: TbInput): RawEntry[] {
         throw new TbFormatError('INVALID_INPUT', `${where}.values must be an object of key → value, not ${typeName(o.values)}`);
       }
       ts = toMillis(o.ts, opts.timestampUnit, `${where}.ts`, tsWarn);
+      ignoredTs(where);
       values = o.values;
       prefix = `${where}.values`;
     } else if (keys.includes('ts')) {
       ts = toMillis(o.ts, opts.timestampUnit, `${where}.ts`, tsWarn);
+      ignoredTs(where);
       values = { ...o };
       delete values.ts;
     }

@@ -268,7 +268,9 @@ describe('thingsboard formatter', () => {
 
   describe('modes', () => {
     it('device attributes: one flat object, timestamps ignored', () => {
-      assert.deepEqual(out({ payload: { ts: 1000, values: { fw: '1.2', n: 3 } } }, { mode: 'attributes' }), [[A, '{"fw":"1.2","n":3}']]);
+      const r = ok({ payload: { ts: 1000, values: { fw: '1.2', n: 3 } } }, { mode: 'attributes' });
+      assert.deepEqual(r.publishes.map((p) => [p.topic, p.payload]), [[A, '{"fw":"1.2","n":3}']]);
+      assert.deepEqual(r.warnings, ['msg.payload.ts ignored: attributes have no timestamp']);
     });
     it('attributes with a repeated key are refused', () => {
       fails({ payload: [{ ts: 1000, a: 1 }, { ts: 2000, a: 2 }] }, 'DUPLICATE_KEY', /attribute keeps one value/, { mode: 'attributes' });
