@@ -80,8 +80,10 @@ export function mergeOptions(base: Readonly<TbFormatOptions>, raw: unknown, wher
     // a msg override that lists keys without naming the decimal mode means "these keys"
     if (!has('decimal') && out.decimalKeys.length > 0) out.decimal = 'keys';
   }
-  if (has('maxPacketSize')) out.maxPacketSize = int(r.maxPacketSize, where, 'maxPacketSize', MIN_PACKET_SIZE, MAX_PACKET_SIZE);
-  if (has('propertyReserve')) out.propertyReserve = int(r.propertyReserve, where, 'propertyReserve', 0, 65535);
+  // an emptied number field in the editor means "default"
+  const hasNumber = (k: string): boolean => has(k) && r[k] !== '' && r[k] !== null;
+  if (hasNumber('maxPacketSize')) out.maxPacketSize = int(r.maxPacketSize, where, 'maxPacketSize', MIN_PACKET_SIZE, MAX_PACKET_SIZE);
+  if (hasNumber('propertyReserve')) out.propertyReserve = int(r.propertyReserve, where, 'propertyReserve', 0, 65535);
   if (out.decimal === 'keys' && out.decimalKeys.length === 0) {
     fail(where, 'decimal is "keys" but decimalKeys lists no key');
   }

@@ -366,6 +366,9 @@ describe('thingsboard formatter', () => {
       assert.equal(o.maxPacketSize, 1024);
       assert.equal(o.gatewayConnect, false);
       assert.deepEqual(o.decimalKeys, ['a', 'b']);
+      const blank = optionsFromConfig({ maxPacketSize: '', propertyReserve: '' });
+      assert.equal(blank.maxPacketSize, 65536);
+      assert.equal(blank.propertyReserve, 0);
     });
   });
 });
