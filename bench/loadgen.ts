@@ -51,6 +51,16 @@ export interface RunResult {
   rssBeforeKiB?: number;
   rssAfterKiB?: number;
   rssPerConnKiB?: number;
+  /** RSS growth per client from the first half of the storm to the second */
+  rssMarginalKiB?: number;
+  /** connection storm: TCP connect + CONNECT -> CONNACK latency, ms */
+  connectMs?: { p50: number; p99: number; max: number };
+}
+
+function percentiles(xs: number[]): { p50: number; p99: number; max: number } {
+  const s = xs.slice().sort((a, b) => a - b);
+  const at = (q: number): number => (s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN);
+  return { p50: at(0.5), p99: at(0.99), max: s.length ? s[s.length - 1] : NaN };
 }
 
 type Handler = (first: number, buf: Buffer, start: number, end: number) => void;
@@ -391,46 +401,87 @@ async function runQosN(req: RunRequest, qos: 1 | 2, window: number): Promise<Run
   }
 }
 
-/** Connection storm: `clients` connections, `concurrency` CONNECTs outstanding at a time. */
+/**
+ * Connection storm: `clients` connections, `concurrency` CONNECTs outstanding at a time, in two
+ * halves. Before it, one client exercises the broker's packet paths (one-off allocations such as
+ * codec caches are not per-connection costs). Memory is read after each half has settled:
+ * `rssPerConnKiB` = RSS growth over all clients / clients (what the brief asks for), and
+ * `rssMarginalKiB` = growth from the first to the second half / clients in it, which leaves out
+ * fixed costs (e.g. V8 growing its young generation under the storm's garbage).
+ */
 async function runConn(req: RunRequest): Promise<RunResult> {
   const v = req.version;
   const n = req.clients;
   const connects = Array.from({ length: n }, (_, i) => encodeConnect(`${req.tag}-c${i}`, v, 300));
   const socks: net.Socket[] = [];
-  await delay(300);
-  const rssBefore = rssKiB(req.brokerPid);
-  const a = snapshot(req.brokerPid);
-  let started = 0;
+  const latencies: number[] = [];
   let connected = 0;
   let failed = 0;
-  await new Promise<void>((resolve) => {
-    const finish = (): void => {
-      if (connected + failed === n) resolve();
-      else if (started < n) startOne();
-    };
-    const startOne = (): void => {
-      const idx = started++;
-      const s = net.connect({ host: HOST, port: req.port });
-      socks.push(s);
-      s.setNoDelay(true);
-      let done = false;
-      const settle = (ok: boolean): void => {
-        if (done) return;
-        done = true;
-        if (ok) connected++;
-        else failed++;
-        finish();
+
+  // warm-up client: CONNECT, SUBSCRIBE, a QoS 1 PUBLISH to itself, DISCONNECT
+  {
+    const w = await connectClient(req.port, encodeConnect(`${req.tag}-warm`, v));
+    const topic = `bench/${req.tag}/warm`;
+    await subscribe(w, topic, 1, v);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('warm-up PUBLISH not delivered')), 15000);
+      const tpl = encodePublish(topic, Buffer.from('warm'), 1, v);
+      w.onPacket = (first, buf, start) => {
+        if (first >> 4 !== TYPE_PUBLISH) return;
+        w.sock.write(acks(0x40, [publishPid(buf, start)], 1));
+        clearTimeout(timer);
+        resolve();
       };
-      s.on('connect', () => s.write(connects[idx]));
-      s.once('data', (b: Buffer) => settle(b[0] >> 4 === TYPE_CONNACK && b[3] === 0));
-      s.on('error', () => settle(false));
-      s.on('close', () => settle(false));
-    };
-    for (let k = 0; k < Math.min(req.concurrency, n); k++) startOne();
-  });
-  const b = snapshot(req.brokerPid);
+      w.sock.write(tpl.buf);
+    });
+    closeAll([w], v);
+  }
+  await delay(500);
+
+  const half = (from: number, to: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      let started = from;
+      let settled = 0;
+      const total = to - from;
+      const startOne = (): void => {
+        const idx = started++;
+        const s = net.connect({ host: HOST, port: req.port });
+        socks.push(s);
+        s.setNoDelay(true);
+        let done = false;
+        const t0 = process.hrtime.bigint();
+        const settle = (ok: boolean): void => {
+          if (done) return;
+          done = true;
+          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          if (ok) connected++;
+          else failed++;
+          if (++settled === total) resolve();
+          else if (started < to) startOne();
+        };
+        s.on('connect', () => s.write(connects[idx]));
+        s.once('data', (b: Buffer) => settle(b[0] >> 4 === TYPE_CONNACK && b[3] === 0));
+        s.on('error', () => settle(false));
+        s.on('close', () => settle(false));
+      };
+      if (total <= 0) resolve();
+      for (let k = 0; k < Math.min(req.concurrency, total); k++) startOne();
+    });
+
+  const mid = Math.floor(n / 2);
+  const rssBefore = rssKiB(req.brokerPid);
+  const a1 = snapshot(req.brokerPid);
+  await half(0, mid);
+  const b1 = snapshot(req.brokerPid);
+  await delay(1000);
+  const rssMid = rssKiB(req.brokerPid);
+  const connectedMid = connected;
+  const a2 = snapshot(req.brokerPid);
+  await half(mid, n);
+  const b2 = snapshot(req.brokerPid);
   await delay(1500); // let the broker settle before reading its memory
   const rssAfter = rssKiB(req.brokerPid);
+
   const bye = encodeDisconnect(v);
   for (const s of socks) {
     s.removeAllListeners('close');
@@ -438,14 +489,17 @@ async function runConn(req: RunRequest): Promise<RunResult> {
     s.end(bye);
     setTimeout(() => s.destroy(), 1000).unref();
   }
-  const cpu = cpuShare(a, b);
+  // CPU and time of the two connecting phases only (not the pauses)
+  const c1 = cpuShare(a1, b1);
+  const c2 = cpuShare(a2, b2);
+  const seconds = c1.seconds + c2.seconds;
   return {
     scenario: 'conn',
-    rate: connected / cpu.seconds,
+    rate: connected / seconds,
     deliveries: connected,
-    seconds: cpu.seconds,
-    brokerCpu: cpu.broker,
-    genCpu: cpu.gen,
+    seconds,
+    brokerCpu: (c1.broker * c1.seconds + c2.broker * c2.seconds) / seconds,
+    genCpu: (c1.gen * c1.seconds + c2.gen * c2.seconds) / seconds,
     lost: 0,
     stalls: 0,
     connected,
@@ -453,6 +507,8 @@ async function runConn(req: RunRequest): Promise<RunResult> {
     rssBeforeKiB: rssBefore,
     rssAfterKiB: rssAfter,
     rssPerConnKiB: connected ? (rssAfter - rssBefore) / connected : NaN,
+    rssMarginalKiB: connected > connectedMid ? (rssAfter - rssMid) / (connected - connectedMid) : NaN,
+    connectMs: percentiles(latencies),
   };
 }
 

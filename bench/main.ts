@@ -175,7 +175,7 @@ function printScenario(sc: Scenario, cells: Cell[]): string[] {
   const rate = (b: BrokerName): number => cellMedian(get(b), (r) => r.rate);
   lines.push(
     `  ${pad('broker', 10)}${lpad('median', 11)}  ${pad('runs', 28)}${lpad('/aedes', 8)}${lpad('/mosq', 8)}` +
-      `${lpad('broker CPU', 12)}${lpad('gen CPU', 9)}${sc === 'conn' ? lpad('KiB/conn', 10) : ''}  notes`,
+      `${lpad('broker CPU', 12)}${lpad('gen CPU', 9)}${sc === 'conn' ? lpad('KiB/conn', 10) + lpad('marginal', 10) : ''}  notes`,
   );
   for (const c of cells) {
     if (c.na || !c.runs.length) {
@@ -203,6 +203,7 @@ function printScenario(sc: Scenario, cells: Cell[]): string[] {
         `${lpad(c.broker === 'mosquitto' ? '' : fmtX(r / rate('mosquitto')), 8)}` +
         `${lpad(fmtPct(cellMedian(c, (x) => x.brokerCpu)), 12)}${lpad(fmtPct(gen), 9)}` +
         `${sc === 'conn' ? lpad(cellMedian(c, (x) => x.rssPerConnKiB ?? NaN).toFixed(1), 10) : ''}` +
+        `${sc === 'conn' ? lpad(cellMedian(c, (x) => x.rssMarginalKiB ?? NaN).toFixed(1), 10) : ''}` +
         `  ${notes.join('; ')}`,
     );
   }
@@ -254,7 +255,7 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.write(
     `bench: ${opts.only.join(',')} x ${available.join(',')}, ${opts.runs} run(s), ` +
       `${opts.warmupMs} ms warm-up + ${opts.measureMs} ms window, payload ${opts.payload} B, ` +
-      `${os.cpus().length} cores, node ${process.version}\n` +
+      `${os.cpus().length} cores, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n` +
       'CPU = share of one core during the window (broker process incl. its threads / load generator)\n',
   );
 
@@ -300,7 +301,8 @@ export async function main(argv: string[]): Promise<number> {
             cell.runs.push(res);
             process.stdout.write(
               `${lpad(fmtRate(res.rate), 10)}/s  broker ${fmtPct(res.brokerCpu)}  gen ${fmtPct(res.genCpu)}` +
-                `${res.rssPerConnKiB !== undefined ? `  ${res.rssPerConnKiB.toFixed(1)} KiB/conn` : ''}\n`,
+                `${res.rssPerConnKiB !== undefined ? `  ${res.rssPerConnKiB.toFixed(1)} KiB/conn (marginal ${res.rssMarginalKiB?.toFixed(1)})` : ''}` +
+                `${res.connectMs ? `  connect p50 ${res.connectMs.p50.toFixed(1)} p99 ${res.connectMs.p99.toFixed(1)} max ${res.connectMs.max.toFixed(0)} ms` : ''}\n`,
             );
           } catch (err) {
             const msg = (err as Error).message.split('\n')[0];
@@ -347,6 +349,8 @@ export async function main(argv: string[]): Promise<number> {
       const lines = [`\nprofile ${key}: ${path.relative(ROOT, p.file)} (busy ${Math.round(p.busyMs)} ms, idle ${Math.round(p.idleMs)} ms)`];
       lines.push('  top self time, functions:');
       for (const f of p.functions.slice(0, 15)) lines.push(`    ${lpad(fmtPct(f.share), 5)} ${lpad(Math.round(f.ms) + ' ms', 9)}  ${f.name}`);
+      lines.push('  inclusive (self + callees), broker and mqtt-packet functions:');
+      for (const f of p.inclusive.slice(0, 15)) lines.push(`    ${lpad(fmtPct(f.share), 5)} ${lpad(Math.round(f.ms) + ' ms', 9)}  ${f.name}`);
       lines.push('  by file:');
       for (const f of p.files.slice(0, 10)) lines.push(`    ${lpad(fmtPct(f.share), 5)} ${lpad(Math.round(f.ms) + ' ms', 9)}  ${f.name}`);
       process.stdout.write(lines.join('\n') + '\n');
@@ -361,6 +365,7 @@ export async function main(argv: string[]): Promise<number> {
     medianBrokerCpu: cellMedian(c, (r) => r.brokerCpu),
     medianGenCpu: cellMedian(c, (r) => r.genCpu),
     medianKiBPerConn: c.scenario === 'conn' ? cellMedian(c, (r) => r.rssPerConnKiB ?? NaN) : undefined,
+    medianMarginalKiBPerConn: c.scenario === 'conn' ? cellMedian(c, (r) => r.rssMarginalKiB ?? NaN) : undefined,
     na: c.na,
     errors: c.errors,
   }));

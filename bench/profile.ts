@@ -26,6 +26,8 @@ export interface ProfileSummary {
   idleMs: number;
   functions: SelfTime[];
   files: SelfTime[];
+  /** inclusive (self + callees) time of our broker's and mqtt-packet's functions */
+  inclusive: SelfTime[];
 }
 
 function shortUrl(url: string, root: string): string {
@@ -63,12 +65,32 @@ export function summarizeProfile(file: string, root: string, top = 20): ProfileS
     const fkey = url || cf.functionName;
     files.set(fkey, (files.get(fkey) ?? 0) + us);
   }
+  // inclusive time: every sample counts once for each distinct function on its stack
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const keyOf = (cf: ProfileNode['callFrame']): string => {
+    const url = shortUrl(cf.url, root);
+    return `${cf.functionName || '(anonymous)'}${url ? ` ${url}:${cf.lineNumber + 1}` : ''}`;
+  };
+  const incl = new Map<string, number>();
+  for (let i = 0; i < prof.samples.length; i++) {
+    const d = prof.timeDeltas[i] ?? 0;
+    const seen = new Set<string>();
+    for (let id: number | undefined = prof.samples[i]; id !== undefined; id = parent.get(id)) {
+      const cf = byId.get(id)?.callFrame;
+      if (!cf || !/nodes\/lib\/broker\/|mqtt-packet\//.test(cf.url)) continue;
+      const key = keyOf(cf);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + d);
+    }
+  }
   const rank = (m: Map<string, number>): SelfTime[] =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, us]) => ({ name, ms: us / 1000, share: busy ? us / busy : 0 }));
-  return { file, busyMs: busy / 1000, idleMs: idle / 1000, functions: rank(fn), files: rank(files) };
+  return { file, busyMs: busy / 1000, idleMs: idle / 1000, functions: rank(fn), files: rank(files), inclusive: rank(incl) };
 }
 
 export function findProfiles(dir: string): string[] {
