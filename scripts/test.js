@@ -21,7 +21,8 @@ for (let i = 0; i < args.length; i++) {
 if (build) execFileSync(process.execPath, [path.join(__dirname, 'build.js')], { stdio: 'inherit', cwd: root });
 
 require('tsx/cjs');
-const Mocha = require('mocha');
+const mochaModule = require('mocha');
+const Mocha = mochaModule.Mocha || mochaModule.default || mochaModule; // mocha 12 exports an object
 
 function collect(p, acc) {
   const abs = path.resolve(root, p);
