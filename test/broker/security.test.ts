@@ -295,6 +295,13 @@ describe('security: ACL', function () {
     assert.equal(acl.canRead(id('bob'), 'sensors/k/humidity'), false);
   });
 
+  it("'delivery' policy (Mosquitto's behaviour) grants every subscription; delivery still checks", () => {
+    const acl = new Acl(rules, 'delivery');
+    assert.equal(acl.canSubscribe(id('alice'), 'sensors/secret/#'), true);
+    assert.equal(acl.canRead(id('alice'), 'sensors/secret/a'), false);
+    assert.equal(acl.canRead(id('alice'), 'sensors/a'), true);
+  });
+
   it('$SYS is readable only through a rule that names it', () => {
     assert.equal(read(id('watcher'), 'anything/at/all'), true);
     assert.equal(read(id('watcher'), '$SYS/broker/uptime'), false);

@@ -16,14 +16,20 @@
  * - No rules at all: everything is allowed. With rules: default deny.
  * - write (PUBLISH to topic T): some applicable write/readwrite filter matches T and no deny filter does.
  * - read, checked twice:
- *   1. at SUBSCRIBE: by default ('contained' policy, like Mosquitto 2's subscribe check) filter F is
- *      granted only if it is contained in some read filter (`a/#` contains `a/+/c`; `a/+` does not
- *      contain `a/#`) and not contained in a deny filter. The client learns at once (0x87) that it
- *      asked for too much, instead of a silent subscription that never delivers.
- *      The 'overlap' policy grants F when it overlaps any read filter (so `#` can be granted).
+ *   1. at SUBSCRIBE, per `subscribePolicy`:
+ *      'contained' (default): filter F is granted only if it is contained in some read filter
+ *        (`a/#` contains `a/+/c`; `a/+` does not contain `a/#`) and not contained in a deny filter.
+ *        Why: MQTT 5 has a reason code for this (0x87), so the client learns at once that it asked
+ *        for too much instead of holding a subscription that silently never delivers, and the
+ *        broker does not route messages that would be dropped at delivery anyway.
+ *      'overlap': F is granted when some topic could match both F and a read filter (so `#` is
+ *        granted to a client that may read `a/b`); delivery filtering does the rest.
+ *      'delivery': every subscription is granted; only delivery is checked. This is what
+ *        Mosquitto does (observed with mosquitto 2.0.11 + acl_file: SUBACK grants `#` or a denied
+ *        subtree, and messages are filtered when delivered).
  *   2. at every delivery (authorizeRead): the topic must match a read filter and no deny filter,
- *      exactly as Mosquitto checks reads at delivery time. This is what enforces deny carve-outs
- *      inside a granted subscription (rule read `a/#` + deny `a/secret` with subscription `a/#`).
+ *      as Mosquitto checks reads at delivery time. This enforces deny carve-outs inside a granted
+ *      subscription (read `a/#` + deny `a/secret` with subscription `a/#`).
  * - `$SYS/...` (any `$` topic) is matched only by rules whose first level is literal, so `#` never
  *   grants `$SYS/#`; a rule must name it [MQTT-4.7.2-1].
  * Shared subscriptions `$share/<group>/<filter>` are checked on <filter>.
@@ -31,7 +37,7 @@
 import type { AclAccess, AclRule, ClientIdentity } from '../types';
 import { FilterTrie, filterContains, filterError, filtersOverlap, unshare } from './topic-filter';
 
-export type SubscribePolicy = 'contained' | 'overlap';
+export type SubscribePolicy = 'contained' | 'overlap' | 'delivery';
 
 interface RuleSpec {
   topic: string;
@@ -168,7 +174,7 @@ export class Acl {
 
   /** May `client` subscribe to `filter` (a valid filter, `$share/...` allowed)? */
   canSubscribe(client: ClientIdentity, filter: string): boolean {
-    if (!this.enabled) return true;
+    if (!this.enabled || this.subscribePolicy === 'delivery') return true;
     const f = unshare(filter);
     const a = this.forClient(client);
     for (const d of a.denyFilters) if (filterContains(d, f)) return false;

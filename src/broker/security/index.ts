@@ -54,8 +54,8 @@ export function validateSecurityConfig(opts: SecurityOptions): string[] {
     }
   });
   if (opts.allowAnonymous !== undefined && typeof opts.allowAnonymous !== 'boolean') errs.push('allowAnonymous must be a boolean');
-  if (opts.subscribePolicy !== undefined && opts.subscribePolicy !== 'contained' && opts.subscribePolicy !== 'overlap') {
-    errs.push("subscribePolicy must be 'contained' or 'overlap'");
+  if (opts.subscribePolicy !== undefined && !['contained', 'overlap', 'delivery'].includes(opts.subscribePolicy)) {
+    errs.push("subscribePolicy must be 'contained', 'overlap' or 'delivery'");
   }
   errs.push(...aclRuleErrors(opts.acl));
   return errs;
