@@ -27,6 +27,22 @@ const INVALID: Record<string, Array<{ field: string; value: string; why: string 
     { field: 'tcpPort', value: '70000', why: 'port out of range' },
     { field: 'maxPacketSize', value: '10', why: 'below the MQTT minimum' },
   ],
+  'mqtt5-client': [
+    { field: 'broker', value: 'http://example.com', why: 'not an mqtt/mqtts/ws/wss URL' },
+    { field: 'keepAlive', value: '70000', why: 'keep alive above 65535 s' },
+  ],
+  'mqtt5-in': [
+    { field: 'topic', value: 'a/#/b', why: '# not last in the filter' },
+    { field: 'shareGroup', value: 'g/1', why: 'share name with a /' },
+  ],
+  'mqtt5-out': [
+    { field: 'topic', value: 'a/+/b', why: 'wildcard in a publish topic' },
+    { field: 'messageExpiry', value: '-5', why: 'negative expiry' },
+  ],
+  'mqtt5-request': [
+    { field: 'topic', value: 'x/#', why: 'wildcard in a request topic' },
+    { field: 'timeout', value: '0', why: 'timeout must be > 0' },
+  ],
   'thingsboard-telemetry': [
     { field: 'maxPacketSize', value: '100', why: 'below 256 bytes' },
     { field: 'propertyReserve', value: '70000', why: 'above 65535' },
@@ -210,9 +226,17 @@ describe('e2e: the Node-RED editor in Chromium', function () {
       const { prefix } = await openDialog(type);
       const def = defs.get(type)!;
       const missing: string[] = [];
+      // the tray is filled while it slides in: give each input a moment to appear
       for (const key of def.defaults) {
-        const n = await page.locator(`.red-ui-tray [id^="${prefix}-${key}"]`).count();
-        if (n === 0) missing.push(key);
+        const found = await page
+          .locator(`.red-ui-tray [id^="${prefix}-${key}"]`)
+          .first()
+          .waitFor({ state: 'attached', timeout: 3000 })
+          .then(
+            () => true,
+            () => false,
+          );
+        if (!found) missing.push(key);
       }
       await page.waitForTimeout(300);
       await shot(type, page.locator('.red-ui-tray').last());
@@ -275,19 +299,33 @@ describe('e2e: the Node-RED editor in Chromium', function () {
       await page.click('#menu-item-import');
       await page.click('#red-ui-tab-red-ui-clipboard-dialog-import-tab-examples a');
       const tree = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
-      await tree.locator('.red-ui-treeList-label-text', { hasText: new RegExp(`^${MODULE}$`) }).click();
-      const parts = name.split('/');
-      for (const part of parts) {
-        await tree.locator('.red-ui-treeList-label-text', { hasText: new RegExp(`^${part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).first().click();
+      const label = (text: string) =>
+        tree.locator('.red-ui-treeList-label-text', { hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).filter({ visible: true }).first();
+      // the tree keeps its expanded folders between openings: expand a level only when the next is hidden
+      const steps = [MODULE, ...name.split('/')];
+      for (let i = 0; i < steps.length; i++) {
+        const next = steps[i + 1];
+        if (next !== undefined && (await label(next).isVisible())) continue;
+        await label(steps[i]!).click();
       }
       await page.click('#red-ui-clipboard-dialog-ok');
       await page.waitForSelector('#red-ui-clipboard-dialog', { state: 'hidden' });
-      // the imported nodes follow the mouse until placed: click on the canvas to drop them
+      // Import fetches the example, then adds it (nodes without a tab follow the mouse until a click)
+      const imported = readExample(name).map((n) => n.id);
+      const arrived = await page
+        .waitForFunction((ids: string[]) => ids.some((i) => RED.nodes.node(i) || RED.nodes.workspace(i)), imported, { timeout: 15000 })
+        .then(
+          () => true,
+          () => false,
+        );
       await page.mouse.move(400, 300);
       await page.mouse.click(400, 300);
-      const imported = readExample(name).map((n) => n.id);
-      const present = await page.evaluate((ids: string[]) => ids.filter((i) => RED.nodes.node(i) || RED.nodes.workspace(i)), imported);
-      if (present.length === 0) problems.push(`${name}: no node imported`);
+      if (!arrived) {
+        problems.push(`${name}: no node imported`);
+        continue;
+      }
+      const absent = await page.evaluate((ids: string[]) => ids.filter((i) => !(RED.nodes.node(i) || RED.nodes.workspace(i))), imported);
+      if (absent.length) problems.push(`${name}: nodes not imported (ids changed by an import conflict?): ${absent.join(', ')}`);
     }
     // examples bind well-known ports; this machine runs other tests, so move 1883 to a free port
     const port = await freePort();

@@ -6,7 +6,7 @@
  *   P01 licence declared           P03 repository or bugs URL      P04 name (scoped or node-red-contrib-)
  *   P05 "node-red" keyword         P06 node-red.version accepts the current Node-RED releases
  *   P07 engines.node accepts the minimum Node of those releases
- *   N01 node definitions parse, literal registerType, unique names (here: vs core and each other)
+ *   N01 node definitions parse, literal registerType, inline category/icon/colour/ports, unique names
  *   N02 every non-config node type is used by at least one example
  *   D01 at most 6 runtime dependencies   D02 no known-bad package in the runtime dependency tree
  * Not reproducible offline: P08 (similar names in the catalogue), N01 against the catalogue,
@@ -88,9 +88,10 @@ function nodeDefinitions(file: string): { defs: NodeDef[]; errors: string[] } {
       const d: NodeDef = { type: String(name.value), file };
       for (const p of def.properties as AstNode[]) {
         const key: string | undefined = p.key?.name ?? p.key?.value;
-        if (key === 'defaults' || key === 'credentials') {
-          if (p.value.type !== 'ObjectExpression') errors.push(`${d.type}: ${key} not inline`);
-          else if (key === 'defaults') d.defaults = (p.value.properties as AstNode[]).map((q) => q.key?.name ?? q.key?.value);
+        // node-red-dev notes non-inline defaults/credentials but does not score them; it does read
+        // category (config or not, for N02), icon, colour, inputs and outputs, so those must be literals
+        if (key === 'defaults' && p.value.type === 'ObjectExpression') {
+          d.defaults = (p.value.properties as AstNode[]).map((q) => q.key?.name ?? q.key?.value);
         } else if (key && ['icon', 'color', 'inputs', 'outputs', 'category'].includes(key)) {
           if (p.value.type !== 'Literal') errors.push(`${d.type}: ${key} not inline`);
           else (d as any)[key] = p.value.value;
