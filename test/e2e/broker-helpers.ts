@@ -59,16 +59,38 @@ export function request(
   });
 }
 
-/** Starts Node-RED 4 from node_modules on 127.0.0.1 with the repo's built nodes. */
+/**
+ * Copies the built mqtt5-broker node (entry files, lib/, icons, locales) into `dest`: other engineers
+ * rebuild nodes/ at any time, so a running Node-RED must not load from it directly.
+ */
+export async function snapshotBrokerNode(dest: string): Promise<void> {
+  const src = path.join(ROOT, 'nodes');
+  const entry = ['mqtt5-broker.js', 'mqtt5-broker.html'];
+  await waitFor(() => entry.every((f) => fs.existsSync(path.join(src, f))) && fs.existsSync(path.join(src, 'lib', 'nodes', 'mqtt5-broker', 'index.js')), 60000, 'built nodes/mqtt5-broker (run npm run build)');
+  fs.mkdirSync(dest, { recursive: true });
+  for (const f of entry) fs.copyFileSync(path.join(src, f), path.join(dest, f));
+  fs.cpSync(path.join(src, 'lib'), path.join(dest, 'lib'), { recursive: true });
+  if (fs.existsSync(path.join(src, 'icons'))) fs.cpSync(path.join(src, 'icons'), path.join(dest, 'icons'), { recursive: true });
+  for (const lang of fs.existsSync(path.join(src, 'locales')) ? fs.readdirSync(path.join(src, 'locales')) : []) {
+    const f = path.join(src, 'locales', lang, 'mqtt5-broker.json');
+    if (!fs.existsSync(f)) continue;
+    fs.mkdirSync(path.join(dest, 'locales', lang), { recursive: true });
+    fs.copyFileSync(f, path.join(dest, 'locales', lang, 'mqtt5-broker.json'));
+  }
+}
+
+/** Starts Node-RED 4 from node_modules on 127.0.0.1 with a snapshot of the built mqtt5-broker node. */
 export async function startNodeRed(opts: { userDir?: string; port?: number; flows?: unknown[] } = {}): Promise<NodeRedProcess> {
   const userDir = opts.userDir ?? tmpDir('mqtt5hub-nr-');
   const port = opts.port ?? (await freePort());
+  const nodesDir = path.join(userDir, 'broker-node');
+  if (!fs.existsSync(path.join(nodesDir, 'mqtt5-broker.js'))) await snapshotBrokerNode(nodesDir);
   const settings = `module.exports = {
   uiHost: '127.0.0.1',
   uiPort: ${port},
   flowFile: 'flows.json',
   credentialSecret: 'mqtt5-hub-test-secret',
-  nodesDir: [${JSON.stringify(path.join(ROOT, 'nodes'))}],
+  nodesDir: [${JSON.stringify(nodesDir)}],
   logging: { console: { level: 'info', metrics: false, audit: false } },
   editorTheme: { tours: false, projects: { enabled: false } },
   diagnostics: { enabled: false },
@@ -82,7 +104,8 @@ export async function startNodeRed(opts: { userDir?: string; port?: number; flow
   const red = path.join(ROOT, 'node_modules', 'node-red', 'red.js');
   const proc = spawn(process.execPath, [red, '-u', userDir, '-p', String(port), '-s', path.join(userDir, 'settings.js')], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+    // the node snapshot lives outside the repository: let it resolve the repository's dependencies
+    env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules'), NODE_RED_ENABLE_PROJECTS: 'false' },
   });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -113,7 +136,9 @@ export async function startNodeRed(opts: { userDir?: string; port?: number; flow
       const before = starts();
       const r = await request(port, 'POST', '/flows', flows, { 'Node-RED-Deployment-Type': type, 'Node-RED-API-Version': 'v1' });
       if (r.status !== 204 && r.status !== 200) throw new Error(`deploy failed: HTTP ${r.status} ${r.body}`);
-      await waitFor(() => starts() > before, 30000, 'flows to restart after deploy');
+      await waitFor(() => starts() > before, 30000, 'flows to restart after deploy').catch((e: Error) => {
+        throw new Error(`${e.message}\n--- node-red output ---\n${out}`);
+      });
     },
     async getFlows() {
       const r = await request(port, 'GET', '/flows', undefined, { 'Node-RED-API-Version': 'v1' });
