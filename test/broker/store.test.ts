@@ -78,6 +78,19 @@ describe('FileStore specifics', function () {
     await t.close();
   });
 
+  it('an open() of a directory whose store is still closing waits for the close (redeploy)', async () => {
+    const a = new FileStore({ dir, flush: 'always' });
+    await a.open();
+    const writes: Promise<void>[] = [];
+    for (let i = 1; i <= 50; i++) writes.push(a.enqueue('c', [qm(i)]));
+    const closing = a.close(); // not awaited, like a redeploy racing the old broker's shutdown
+    const b = new FileStore({ dir });
+    await b.open();
+    await Promise.all([closing, ...writes]);
+    assert.equal((await b.loadQueue('c')).length, 50);
+    await b.close();
+  });
+
   it('CRC-32: the portable implementation (Node 18) equals zlib.crc32', () => {
     const data = Buffer.from('The quick brown fox jumps over the lazy dog');
     assert.equal(crc32Portable(data), 0x414fa339);

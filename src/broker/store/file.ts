@@ -66,6 +66,8 @@ const SNAPSHOT_CHUNK = 512;
 
 /** Directories locked by FileStores of this process (the pid in the lock file cannot tell them apart). */
 const lockedHere = new Set<string>();
+/** close() in progress per directory: an open() of the same directory (a redeploy) waits for it. */
+const closingHere = new Map<string, Promise<void>>();
 
 function logName(gen: number): string {
   return `log-${String(gen).padStart(8, '0')}.bin`;
@@ -201,6 +203,16 @@ export class FileStore implements BrokerStore {
   async close(): Promise<void> {
     if (!this.isOpen || this.closing) return;
     this.closing = true;
+    const done = this.doClose();
+    closingHere.set(this.dir, done);
+    try {
+      await done;
+    } finally {
+      if (closingHere.get(this.dir) === done) closingHere.delete(this.dir);
+    }
+  }
+
+  private async doClose(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     while (this.draining || this.compaction || this.syncing || this.pending.length) {
@@ -221,6 +233,8 @@ export class FileStore implements BrokerStore {
 
   private async acquireLock(): Promise<void> {
     const key = this.dir;
+    const closing = closingHere.get(key);
+    if (closing) await closing.catch(() => undefined);
     if (lockedHere.has(key)) throw new Error(`FileStore: directory ${this.dir} is already open in this process`);
     const lockPath = path.join(this.dir, LOCK);
     for (let attempt = 0; attempt < 3; attempt++) {
