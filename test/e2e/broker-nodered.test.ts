@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { delay, freePort, requireTool, waitFor } from '../helpers/env';
+import { delay, freePort, requireTool, ROOT, waitFor } from '../helpers/env';
 import { startNodeRed, type NodeRedProcess } from './broker-helpers';
 
 type FlowNode = Record<string, unknown>;
@@ -236,5 +236,28 @@ describe('mqtt5-broker in a real Node-RED process', function () {
     assert.equal(await within(ret, 10000, 'retained message'), 'kept');
     assert.ok(fs.existsSync(path.join(userDir, 'mqtt5-hub', 'bk1')), 'store in <userDir>/mqtt5-hub/<node id>');
     process.stdout.write(`      (node-red restart to broker ready: ${restartMs} ms)\n`);
+  });
+
+  it('the example flows deploy and serve (ports relocated to free ones)', async function () {
+    const port2 = await freePort();
+    const load = (name: string, p: number): FlowNode[] =>
+      (JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', `${name}.json`), 'utf8')) as FlowNode[]).map((n) =>
+        n.type === 'mqtt5-broker' ? { ...n, tcpPort: p, tcpHost: '127.0.0.1' } : n,
+      );
+    await nr!.deploy([...load('mqtt5-broker-events-and-queries', port), ...load('mqtt5-broker-secure-durable', port2)], 'full');
+    await mqttReady(port);
+    const open = await connect(`mqtt://127.0.0.1:${port}`, { clientId: 'example-1' }, clients);
+    assert.ok(open.connected);
+    // the secure example refuses anonymous clients, on TCP and on Node-RED's own server at /mqtt
+    await waitFor(async () => {
+      try {
+        await connect(`mqtt://127.0.0.1:${port2}`, { connectTimeout: 2000 }, clients);
+        return false;
+      } catch (e) {
+        return (e as { code?: number }).code === 0x87 || (e as { code?: number }).code === 0x86;
+      }
+    }, 20000, 'the secure example to refuse anonymous clients');
+    await assert.rejects(connect(`ws://127.0.0.1:${nr!.port}/mqtt`, {}, clients), (e: any) => e.code === 0x87 || e.code === 0x86);
+    assert.doesNotMatch(nr!.log(), /\[error\]/);
   });
 });
