@@ -91,6 +91,68 @@ describe('FileStore specifics', function () {
     await b.close();
   });
 
+  it('random operations in concurrent bursts, with frequent compactions, match the MemoryStore model after reopen', async () => {
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const model = new MemoryStore();
+    const fsStore = new FileStore({ dir, compactThresholdBytes: 8192 });
+    await fsStore.open();
+    const seqs = new Map<string, number>();
+    for (let burst = 0; burst < 60; burst++) {
+      const ops: Promise<void>[] = [];
+      for (let k = 0; k < 40; k++) {
+        const c = `c${rnd(4)}`;
+        const op = rnd(10);
+        const apply = (f: (s: MemoryStore | FileStore) => Promise<void>) => {
+          ops.push(f(model), f(fsStore));
+        };
+        if (op < 4) {
+          const seq = (seqs.get(c) ?? 0) + 1;
+          seqs.set(c, seq);
+          const e = qm(seq, `p-${burst}-${k}`);
+          apply((s) => s.enqueue(c, [{ ...e }]));
+        } else if (op < 6) {
+          const seq = 1 + rnd(seqs.get(c) ?? 1);
+          apply((s) => s.removeQueued(c, seq));
+        } else if (op === 6) {
+          const seq = 1 + rnd(seqs.get(c) ?? 1);
+          const e = qm(seq, `u-${burst}-${k}`, { messageId: rnd(65535) + 1, state: rnd(2) ? 'publish' : 'pubrel' });
+          apply((s) => s.updateQueued(c, { ...e }));
+        } else if (op === 7) {
+          const t = `r/${rnd(20)}`;
+          const payload = rnd(4) === 0 ? '' : `v${burst}-${k}`;
+          apply((s) => s.storeRetained(msg(t, payload, { retain: true })));
+        } else if (op === 8) {
+          const expiryInterval = rnd(100);
+          const topicFilter = `x/${rnd(5)}`;
+          apply((s) => s.saveSession({ clientId: c, protocolVersion: 5, expiryInterval, subscriptions: [{ topicFilter, qos: 1 }] }));
+        } else if (rnd(4) === 0) {
+          apply((s) => s.deleteSession(c));
+        }
+      }
+      await Promise.all(ops);
+    }
+    await waitCompactions(fsStore);
+    assert.ok(fsStore.counters.compactions >= 2, `compactions: ${fsStore.counters.compactions}`);
+    await fsStore.close();
+    const re = new FileStore({ dir, onWarning: (m) => assert.fail(m) });
+    await re.open();
+    const norm = <T>(a: T[], key: (x: T) => string) => a.slice().sort((x, y) => key(x).localeCompare(key(y)));
+    assert.deepEqual(norm(await re.loadRetained(), (m) => m.topic), norm(await model.loadRetained(), (m) => m.topic));
+    assert.deepEqual(norm(await re.loadSessions(), (x) => x.clientId), norm(await model.loadSessions(), (x) => x.clientId));
+    let total = 0;
+    for (const c of ['c0', 'c1', 'c2', 'c3']) {
+      const q = await model.loadQueue(c);
+      total += q.length;
+      assert.deepEqual(await re.loadQueue(c), q, `queue of ${c}`);
+    }
+    assert.ok(total > 20, `non-trivial final state (${total} queued)`);
+    await re.close();
+  });
+
   it('CRC-32: the portable implementation (Node 18) equals zlib.crc32', () => {
     const data = Buffer.from('The quick brown fox jumps over the lazy dog');
     assert.equal(crc32Portable(data), 0x414fa339);
