@@ -22,6 +22,8 @@ const brokerNode = require(path.join(ROOT, 'nodes', 'mqtt5-broker.js'));
 const tlsNode = require(require.resolve('@node-red/nodes/core/network/05-tls.js'));
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const handover = require(path.join(ROOT, 'nodes', 'lib', 'nodes', 'mqtt5-broker', 'handover.js'));
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const registry = require(path.join(ROOT, 'nodes', 'lib', 'nodes', 'shared', 'broker-registry.js'));
 
 const userDir = tmpDir('mqtt5hub-brokernode-');
 helper.init(require.resolve('node-red'), { userDir, httpNodeRoot: '/red/' });
@@ -341,6 +343,8 @@ describe('mqtt5-broker node', function () {
     await helper.load([brokerNode], flow);
     await waitFor(() => lastStatus('b1').fill === 'green', 10000, 'green status');
     const c = await connect(`mqtt://127.0.0.1:${port}`, { clientId: 'keeper' });
+    const registered = registry.getBroker('b1');
+    assert.ok(registered, 'broker registered for mqtt5-client nodes');
     let closes = 0;
     c.on('close', () => closes++);
     const got: string[] = [];
@@ -354,6 +358,7 @@ describe('mqtt5-broker node', function () {
     await waitFor(() => got.includes('after-1') && got.includes('during-1'), 5000, 'messages after full deploy');
     assert.equal(closes, 0, 'client kept across a full deploy');
     assert.deepEqual(handover.parkedIds(), []);
+    assert.equal(registry.getBroker('b1'), registered, 'the same broker, handed over');
     const copies = collect('copies');
     await c.publishAsync('copy/a', 'x', { qos: 1 });
     await waitFor(() => copies.length === 1, 5000, 'new instance receives copies');
@@ -394,5 +399,6 @@ describe('mqtt5-broker node', function () {
     assert.equal(await reason, 0x8b);
     await handover.settled();
     assert.equal(await portOpen(port), false);
+    assert.equal(registry.getBroker('b1'), undefined, 'unregistered');
   });
 });
