@@ -238,6 +238,31 @@ describe('mqtt5-broker in a real Node-RED process', function () {
     process.stdout.write(`      (node-red restart to broker ready: ${restartMs} ms)\n`);
   });
 
+  it('corrupt or half-written store files after a crash are skipped with a warning, never a crash loop', async function () {
+    const dir = path.join(userDir, 'mqtt5-hub', 'bk1');
+    await nr!.kill9();
+    for (const c of clients.splice(0)) c.end(true);
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.bin'));
+    assert.ok(files.length > 0, `store files in ${dir}`);
+    // a torn record at the end of every log / snapshot, and garbage in the middle of one
+    for (const f of files) fs.appendFileSync(path.join(dir, f), Buffer.from([0x00, 0x00, 0x01, 0x00, 0xde, 0xad, 0xbe]));
+    const victim = path.join(dir, files[0]!);
+    const buf = fs.readFileSync(victim);
+    if (buf.length > 64) {
+      buf.fill(0xff, Math.floor(buf.length / 2), Math.floor(buf.length / 2) + 8);
+      fs.writeFileSync(victim, buf);
+    }
+    nr = await startNodeRed({ userDir });
+    await mqttReady(port);
+    const c = await connect(`mqtt://127.0.0.1:${port}`, { clientId: 'after-corruption' }, clients);
+    const got = new Promise<string>((resolve) => c.once('message', (_t, p) => resolve(p.toString())));
+    await within(c.subscribeAsync('still/works', { qos: 1 }), 10000, 'subscribe');
+    await within(c.publishAsync('still/works', 'yes', { qos: 1 }), 10000, 'publish');
+    assert.equal(await within(got, 10000, 'message'), 'yes');
+    await waitFor(() => /\[warn\] \[mqtt5-broker:hub\].*(corrupt|torn|truncat|skip)/i.test(nr!.log()), 10000, 'a store warning in the log');
+    assert.equal(nr!.proc.exitCode, null, 'node-red still running');
+  });
+
   it('the example flows deploy and serve (ports relocated to free ones)', async function () {
     const port2 = await freePort();
     const load = (name: string, p: number): FlowNode[] =>
