@@ -26,7 +26,6 @@ const handover = require(path.join(ROOT, 'nodes', 'lib', 'nodes', 'mqtt5-broker'
 const registry = require(path.join(ROOT, 'nodes', 'lib', 'nodes', 'shared', 'broker-registry.js'));
 
 const userDir = tmpDir('mqtt5hub-brokernode-');
-helper.init(require.resolve('node-red'), { userDir, httpNodeRoot: '/red/' });
 
 type Msg = Record<string, any>;
 
@@ -96,6 +95,11 @@ function portOpen(port: number): Promise<boolean> {
 describe('mqtt5-broker node', function () {
   this.timeout(30000);
 
+  before(function () {
+    // in a hook, not at load time: other suites init the shared helper with their own settings
+    helper.init(require.resolve('node-red'), { userDir, httpNodeRoot: '/red/' });
+  });
+
   afterEach(async function () {
     for (const c of clients.splice(0)) c.end(true);
     await helper.unload();
@@ -104,6 +108,7 @@ describe('mqtt5-broker node', function () {
   });
 
   after(function () {
+    helper.init(require.resolve('node-red'));
     fs.rmSync(userDir, { recursive: true, force: true });
   });
 
