@@ -118,6 +118,8 @@ export async function startBroker(name: BrokerName, opts: StartOptions = {}): Pr
         // same outbound flow-control window as our broker's default maxInflight
         'max_inflight_messages 100',
         'max_connections -1',
+        // like our broker and the Aedes server: no Nagle delay on small packets (acks)
+        'set_tcp_nodelay true',
         'log_dest stderr',
         'log_type error',
         '',
