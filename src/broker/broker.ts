@@ -78,6 +78,8 @@ export class BrokerImpl implements Broker {
   encodeGen = 0;
   closing = false;
   closed = false;
+  /** Set by deliver() when a recipient link is congested; read by the PUBLISH handler (flow control). */
+  pressureTarget: Link | null = null;
   private readonly readyPromise: Promise<void>;
   ready = false;
   private inprocSeq = 0;
@@ -650,6 +652,7 @@ export class BrokerImpl implements Broker {
     if (qos === 0 || (link !== null && link.autoAck)) {
       if (link === null) return false; // QoS 0 is not queued for offline sessions
       if (!link.writable()) {
+        if (this.pressureTarget === null && link.pressure()) this.pressureTarget = link;
         this.countDrop(s.clientId, msg.topic, 'client not reading (backpressure)');
         return false;
       }
@@ -658,9 +661,11 @@ export class BrokerImpl implements Broker {
         return false;
       }
       this.messagesSent++;
+      if (this.pressureTarget === null && link.pressure()) this.pressureTarget = link;
       return true;
     }
     if (link === null && !s.persistent) return false;
+    if (link !== null && this.pressureTarget === null && link.pressure()) this.pressureTarget = link;
     const qm: SessionMessage = { seq: ++s.seq, message: msg, qos, subscriptionIdentifiers: subIds };
     if (share !== undefined) qm.share = share;
     if (link !== null && s.queuedCount === 0 && s.inflightCount < this.window(s) && link.writable()) {

@@ -1,15 +1,15 @@
 /**
- * One network connection: mqtt-packet's streaming parser, a packet-size gate in front of it,
- * coalesced writes (cork once per event-loop turn), keep alive bookkeeping (checked by the
+ * One network connection: own packet framing (size limit enforced from the fixed header), the
+ * hot packets decoded by codec.ts and the rest by a shared mqtt-packet parser, coalesced writes (cork once per event-loop turn), keep alive bookkeeping (checked by the
  * broker's single sweep timer) and dispatch to handlers/.
  */
 import type { Duplex } from 'node:stream';
-import * as mqtt from 'mqtt-packet';
 import type { BrokerMessage, ClientIdentity, ProtocolVersion, QoS } from './types';
 import type { BrokerImpl } from './broker';
 import { QOS0_BACKPRESSURE_BYTES, remainingExpiry } from './broker';
 import type { Link, Session } from './session/session';
 import { RC, reasonText } from './capabilities';
+import { decodePublishFast, encodeAckFast, encodePublishFast, generate, parseComplete } from './codec';
 import { handleConnect } from './handlers/connect';
 import { handlePublish } from './handlers/publish';
 import { handlePuback } from './handlers/puback';
@@ -38,14 +38,38 @@ function flushCorked(): void {
   corked.length = 0;
 }
 
+// ---- publisher flow control: a publisher whose messages land on a congested subscriber stops
+// being read for a moment (until the subscriber drains, at most THROTTLE_MAX_MS), so a fast
+// publisher cannot overrun a healthy-but-slower subscriber. A subscriber congested for longer
+// than STALL_MS is "stalled": publishers are no longer held for it; its QoS 0 messages are
+// dropped (and counted) above QOS0_BACKPRESSURE_BYTES, and its QoS>0 queue is capped by maxQueued.
+const SOFT_PRESSURE_BYTES = 512 * 1024;
+const THROTTLE_MAX_MS = 5000;
+const STALL_MS = 1000;
+const throttled = new Set<Connection>();
+let throttleTimer: NodeJS.Timeout | null = null;
+function checkThrottled(): void {
+  throttleTimer = null;
+  const now = Date.now();
+  for (const c of throttled) {
+    const t = c.throttledBy;
+    if (t === null || c.state === ConnState.Closed || !t.isBusy(now) || now - c.throttledAt > THROTTLE_MAX_MS) c.unthrottle();
+  }
+  if (throttled.size > 0) throttleTimer = setTimeout(checkThrottled, 1);
+}
+
 // ---- QoS 0 encode cache: identical bytes for every v4 / v5 subscriber of one routed message
 let cacheMsg: BrokerMessage | null = null;
 let cacheGen = -1;
 let cacheV4: Buffer | null = null;
 let cacheV5: Buffer | null = null;
 
+const PINGREQ_PACKET = Object.freeze({ cmd: 'pingreq' });
+const ACK_CMD: Record<number, string> = { 0x40: 'puback', 0x50: 'pubrec', 0x62: 'pubrel', 0x70: 'pubcomp' };
+/** Fixed header length of the packet framed last (set by frameLength). */
+let frameHdr = 0;
+
 export class Connection implements Link {
-  readonly parser: mqtt.Parser;
   state: ConnState = ConnState.New;
   protocolVersion: ProtocolVersion = 4;
   identity: ClientIdentity;
@@ -74,11 +98,20 @@ export class Connection implements Link {
   sendWill = true;
   closeReason: number = RC.UNSPECIFIED_ERROR;
   private closeTimer: NodeJS.Timeout | null = null;
-  // packet-size gate state
-  private hPos = 0;
-  private hLen = 0;
-  private hMul = 1;
-  private skip = 0;
+  // flow control
+  throttledBy: Connection | null = null;
+  throttledAt = 0;
+  private congestedSince = 0;
+  private lastProgress = -1;
+  /** Bytes handed to the stream, and outbound acks received: progress markers for flow control. */
+  sentBytes = 0;
+  acks = 0;
+  private pausedBacklog = false;
+  // framing: bytes of an incomplete packet
+  private partial: Buffer[] | null = null;
+  private partialLen = 0;
+  /** Total length of the incomplete packet (0 while its header is incomplete). */
+  private need = 0;
 
   constructor(
     readonly broker: BrokerImpl,
@@ -90,9 +123,6 @@ export class Connection implements Link {
     this.createdAt = this.lastActivity = Date.now();
     this.identity = { clientId: '', protocolVersion: 4, remoteAddress, listener: listenerId };
     if (certificateSubject) this.identity.certificateSubject = certificateSubject;
-    this.parser = mqtt.parser({ protocolVersion: 4 });
-    this.parser.on('packet', (p: any) => this.onPacket(p));
-    this.parser.on('error', (e: Error) => this.onParseError(e));
     stream.on('data', (d: Buffer) => this.onData(d));
     stream.on('error', (e: Error) => {
       if (this.state !== ConnState.Closed) {
@@ -103,6 +133,7 @@ export class Connection implements Link {
     stream.on('end', () => this.teardown(RC.UNSPECIFIED_ERROR));
     stream.on('close', () => this.teardown(RC.UNSPECIFIED_ERROR));
     stream.on('drain', () => {
+      this.congestedSince = 0;
       if (this.session && this.session.link === this) this.broker.drain(this.session);
     });
   }
@@ -117,54 +148,82 @@ export class Connection implements Link {
     if (this.state === ConnState.Closed) return;
     this.broker.bytesReceived += chunk.length;
     this.lastActivity = Date.now();
-    const gate = this.gate(chunk);
-    if (gate !== 0) {
-      // [MQTT-3.2.2-15]-side: a packet above the advertised Maximum Packet Size → DISCONNECT 0x95.
-      this.close(gate, gate === RC.PACKET_TOO_LARGE ? 'packet exceeds maximum packet size' : 'malformed remaining length');
-      return;
+    let buf = chunk;
+    if (this.partial !== null) {
+      this.partial.push(chunk);
+      this.partialLen += chunk.length;
+      if (this.need > 0 && this.partialLen < this.need) return; // wait for the rest, no copying
+      buf = Buffer.concat(this.partial, this.partialLen);
+      this.partial = null;
+      this.partialLen = 0;
+      this.need = 0;
     }
-    try {
-      this.parser.parse(chunk);
-    } catch (e) {
-      this.onParseError(e as Error);
+    const n = buf.length;
+    let off = 0;
+    while (off < n) {
+      const total = this.frameLength(buf, off);
+      if (total < 0) return this.frameError(-total);
+      if (total === 0 || off + total > n) {
+        const rest = buf.subarray(off);
+        this.partial = [rest];
+        this.partialLen = rest.length;
+        this.need = total;
+        return;
+      }
+      this.onFrame(total === n ? buf : buf.subarray(off, off + total), frameHdr);
+      if ((this.state as ConnState) === ConnState.Closed) return;
+      off += total;
     }
   }
 
   /**
-   * Walk packet boundaries (fixed header + Remaining Length) without buffering, so an oversize
-   * packet is refused before the parser collects it.
+   * Total length of the packet at `off` (fixed header + Remaining Length), 0 when the header is
+   * not complete yet, or minus a reason code. An oversize packet is refused from its header,
+   * before any of it is buffered.
    */
-  private gate(chunk: Buffer): number {
-    const max = this.broker.limits.maxPacketSize;
-    let i = 0;
-    const n = chunk.length;
-    while (i < n) {
-      if (this.skip > 0) {
-        const k = Math.min(this.skip, n - i);
-        this.skip -= k;
-        i += k;
-        continue;
-      }
-      const b = chunk[i++]!;
-      if (this.hPos === 0) {
-        this.hPos = 1;
-        this.hLen = 0;
-        this.hMul = 1;
-        continue;
-      }
-      this.hLen += (b & 127) * this.hMul;
-      this.hMul *= 128;
-      this.hPos++;
-      if (b & 128) {
-        // [MQTT-1.5.5-1] a Variable Byte Integer has at most 4 bytes.
-        if (this.hPos >= 5) return RC.MALFORMED_PACKET;
-        continue;
-      }
-      if (this.hPos + this.hLen > max) return RC.PACKET_TOO_LARGE;
-      this.skip = this.hLen;
-      this.hPos = 0;
+  private frameLength(buf: Buffer, off: number): number {
+    const n = buf.length;
+    let len = 0;
+    let mul = 1;
+    let i = off + 1;
+    for (;;) {
+      if (i >= n) return 0;
+      const b = buf[i++]!;
+      len += (b & 127) * mul;
+      if ((b & 128) === 0) break;
+      mul *= 128;
+      // [MQTT-1.5.5-1] a Variable Byte Integer has at most 4 bytes.
+      if (i - off > 4) return -RC.MALFORMED_PACKET;
     }
-    return 0;
+    frameHdr = i - off;
+    const total = frameHdr + len;
+    // Maximum Packet Size we advertised (3.2.2.3.6): a bigger packet gets DISCONNECT 0x95.
+    if (total > this.broker.limits.maxPacketSize) return -RC.PACKET_TOO_LARGE;
+    return total;
+  }
+
+  private frameError(rc: number): void {
+    this.partial = null;
+    this.close(rc, rc === RC.PACKET_TOO_LARGE ? 'packet exceeds maximum packet size' : 'malformed remaining length');
+  }
+
+  /** One complete packet: the hot ones decoded here, the rest by (a shared) mqtt-packet parser. */
+  private onFrame(pkt: Buffer, hdr: number): void {
+    let p: any = null;
+    if (this.state === ConnState.Connected) {
+      const b0 = pkt[0]!;
+      if (b0 >> 4 === 3) p = decodePublishFast(pkt, hdr, this.protocolVersion);
+      else if (pkt.length === 4 && pkt[1] === 2) {
+        const cmd = ACK_CMD[b0];
+        if (cmd !== undefined) p = { cmd, messageId: (pkt[2]! << 8) | pkt[3]! };
+      } else if (b0 === 0xc0 && pkt.length === 2) p = PINGREQ_PACKET;
+    }
+    if (p === null) {
+      const r = parseComplete(pkt, this.state === ConnState.New ? 4 : this.protocolVersion);
+      if (r instanceof Error) return this.onParseError(r);
+      p = r;
+    }
+    this.onPacket(p);
   }
 
   private onParseError(e: Error): void {
@@ -181,9 +240,12 @@ export class Connection implements Link {
 
   private onPacket(p: any): void {
     if (this.state === ConnState.Closed) return;
-    if (this.busy) {
+    if (this.busy || this.throttledBy !== null) {
       (this.backlog ??= []).push(p);
-      if (this.backlog.length > 1000) this.stream.pause();
+      if (this.backlog.length > 1000 && !this.pausedBacklog) {
+        this.pausedBacklog = true;
+        this.applyFlow();
+      }
       return;
     }
     this.dispatch(p);
@@ -196,19 +258,85 @@ export class Connection implements Link {
 
   resume(): void {
     this.busy = false;
+    this.processBacklog();
+  }
+
+  private processBacklog(): void {
     const b = this.backlog;
     if (!b) return;
     this.backlog = null;
     for (let i = 0; i < b.length; i++) {
       if (this.state === ConnState.Closed) return;
-      if (this.busy) {
+      if (this.busy || this.throttledBy !== null) {
         // a packet went asynchronous again: keep the rest in order
         this.backlog = b.slice(i).concat(this.backlog ?? []);
         return;
       }
       this.dispatch(b[i]);
     }
-    if (this.stream.isPaused()) this.stream.resume();
+    if (this.pausedBacklog) {
+      this.pausedBacklog = false;
+      this.applyFlow();
+    }
+  }
+
+  private applyFlow(): void {
+    if (this.state === ConnState.Closed) return;
+    const want = this.pausedBacklog || this.throttledBy !== null;
+    if (want && !this.stream.isPaused()) this.stream.pause();
+    else if (!want && this.stream.isPaused()) this.stream.resume();
+  }
+
+  /** True while this (subscriber) connection is congested but not (yet) considered stalled. */
+  isBusy(now: number): boolean {
+    if (this.state === ConnState.Closed) return false;
+    const s = this.session;
+    const busy = this.stream.writableLength > SOFT_PRESSURE_BYTES || (s !== null && s.queuedCount > this.queueSoftLimit());
+    if (!busy) {
+      this.congestedSince = 0;
+      return false;
+    }
+    // a congested subscriber that still makes progress (bytes leave the buffer, acks arrive) is
+    // slow, not stalled: keep holding its publishers back
+    const progress = this.sentBytes - this.stream.writableLength + this.acks;
+    if (this.congestedSince === 0 || progress !== this.lastProgress) {
+      this.congestedSince = now;
+      this.lastProgress = progress;
+    }
+    return now - this.congestedSince < STALL_MS;
+  }
+
+  private queueSoftLimit(): number {
+    const half = this.broker.limits.maxQueued >> 1;
+    return half < 100 ? half : 100;
+  }
+
+  /** Link: should publishers feeding this connection be slowed down? */
+  pressure(): boolean {
+    const s = this.session;
+    if (this.stream.writableLength <= SOFT_PRESSURE_BYTES && (s === null || s.queuedCount <= this.queueSoftLimit())) {
+      this.congestedSince = 0;
+      return false;
+    }
+    return this.isBusy(Date.now());
+  }
+
+  /** Stop reading from this (publisher) connection until `target` drains. */
+  throttle(target: Connection): void {
+    if (this.throttledBy !== null || target === this || this.state === ConnState.Closed) return;
+    this.throttledBy = target;
+    this.throttledAt = Date.now();
+    throttled.add(this);
+    this.applyFlow();
+    if (throttleTimer === null) throttleTimer = setTimeout(checkThrottled, 1);
+  }
+
+  unthrottle(): void {
+    throttled.delete(this);
+    if (this.throttledBy === null) return;
+    this.throttledBy = null;
+    this.applyFlow();
+    if (!this.busy) this.processBacklog();
   }
 
   private dispatch(p: any): void {
@@ -286,6 +414,7 @@ export class Connection implements Link {
       }
     }
     this.broker.bytesSent += buf.length;
+    this.sentBytes += buf.length;
     st.write(buf);
   }
 
@@ -294,7 +423,7 @@ export class Connection implements Link {
     if (this.state === ConnState.Closed) return;
     let buf: Buffer;
     try {
-      buf = mqtt.generate(packet, { protocolVersion: this.protocolVersion });
+      buf = generate(packet, this.protocolVersion);
     } catch (e) {
       this.broker.emit('clientError', { clientId: this.identity.clientId, error: e as Error });
       return;
@@ -304,7 +433,7 @@ export class Connection implements Link {
       const props = { ...packet.properties };
       delete props.reasonString;
       delete props.userProperties;
-      buf = mqtt.generate({ ...packet, properties: props }, { protocolVersion: this.protocolVersion });
+      buf = generate({ ...packet, properties: props }, this.protocolVersion);
     }
     if (this.clientMaxPacketSize && buf.length > this.clientMaxPacketSize) return;
     this.writeRaw(buf);
@@ -362,7 +491,10 @@ export class Connection implements Link {
     }
     let buf: Buffer;
     try {
-      buf = mqtt.generate(packet, { protocolVersion: this.protocolVersion });
+      buf =
+        packet.properties === undefined
+          ? encodePublishFast(packet.topic, msg.payload, qos, msg.retain, dup, messageId, this.protocolVersion)
+          : generate(packet, this.protocolVersion);
     } catch (e) {
       this.broker.emit('clientError', { clientId: this.identity.clientId, error: e as Error });
       return false;
@@ -386,7 +518,12 @@ export class Connection implements Link {
   }
 
   sendPubrel(messageId: number): void {
-    this.send({ cmd: 'pubrel', messageId });
+    if (this.state !== ConnState.Closed) this.writeRaw(encodeAckFast('pubrel', messageId));
+  }
+
+  /** PUBACK/PUBREC/PUBCOMP with reason 0 and no properties. */
+  sendAck(cmd: string, messageId: number): void {
+    if (this.state !== ConnState.Closed) this.writeRaw(encodeAckFast(cmd, messageId));
   }
 
   /** Build a properties object with a reason string when the client allows problem information. */
@@ -433,6 +570,8 @@ export class Connection implements Link {
     this.state = ConnState.Closed;
     this.broker.connections.delete(this);
     this.backlog = null;
+    throttled.delete(this);
+    this.throttledBy = null;
     const s = this.session;
     if (s && s.link === this) this.broker.detach(s, this.sendWill);
     if (wasConnected) {

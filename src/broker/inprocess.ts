@@ -160,6 +160,10 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
     return true;
   }
 
+  pressure(): boolean {
+    return false;
+  }
+
   sendPubrel(): void {
     // in-process deliveries complete synchronously
   }

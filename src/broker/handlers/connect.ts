@@ -13,8 +13,6 @@ export function handleConnect(c: Connection, p: any): void {
   const limits = broker.limits;
   const pv = p.protocolVersion as ProtocolVersion;
   c.protocolVersion = pv;
-  // packets after CONNECT are parsed with the client's protocol version
-  (c.parser as any).settings.protocolVersion = pv;
   c.identity.protocolVersion = pv;
   const props = p.properties ?? {};
   const v5 = pv === 5;

@@ -6,5 +6,6 @@ export function handlePuback(c: Connection, p: any): void {
   const qm = s.inflight?.get(p.messageId);
   // an unknown or QoS 2 id is ignored ([MQTT-4.3.2-?] the sender only discards what it sent at QoS 1)
   if (!qm || qm.qos !== 1) return;
+  c.acks++;
   c.broker.completeOutbound(s, p.messageId);
 }

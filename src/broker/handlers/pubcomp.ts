@@ -5,5 +5,6 @@ export function handlePubcomp(c: Connection, p: any): void {
   const s = c.session!;
   const qm = s.inflight?.get(p.messageId);
   if (!qm || qm.qos !== 2) return;
+  c.acks++;
   c.broker.completeOutbound(s, p.messageId);
 }

@@ -3,7 +3,7 @@
  * payload format, authorization, retain, routing and the PUBACK / PUBREC answer.
  */
 import type { BrokerMessage, PublishProperties, QoS } from '../types';
-import type { Connection } from '../connection';
+import { Connection } from '../connection';
 import { RC } from '../capabilities';
 import { isPromise } from '../hooks';
 import { isValidUtf8, validateTopicName } from '../routing/topics';
@@ -120,7 +120,15 @@ function accepted(c: Connection, msg: BrokerMessage, id: number, rc: number): vo
     else if (qos === 2) sendAck(c, 'pubrec', id, rc, 'not authorized');
     return;
   }
-  const n = c.broker.acceptPublish(msg, c.identity);
+  const broker = c.broker;
+  broker.pressureTarget = null;
+  const n = broker.acceptPublish(msg, c.identity);
+  const target = broker.pressureTarget as unknown;
+  if (target !== null) {
+    // a recipient is congested: stop reading from this publisher until it drains (flow control)
+    broker.pressureTarget = null;
+    if (target instanceof Connection) c.throttle(target);
+  }
   if (qos === 0) return;
   // [MQTT-3.4.2-1] 0x10 No matching subscribers is a success code.
   const code = n === 0 ? RC.NO_MATCHING_SUBSCRIBERS : 0;
@@ -133,10 +141,14 @@ function accepted(c: Connection, msg: BrokerMessage, id: number, rc: number): vo
 }
 
 export function sendAck(c: Connection, cmd: string, messageId: number, reasonCode: number, reasonString: string | undefined): void {
-  if (c.protocolVersion === 5) {
+  if (c.protocolVersion !== 5 || (reasonCode === 0 && reasonString === undefined)) {
+    c.sendAck(cmd, messageId);
+    return;
+  }
+  {
     const packet: any = { cmd, messageId, reasonCode };
     const props = c.reasonProps(reasonString);
     if (props) packet.properties = props;
     c.send(packet);
-  } else c.send({ cmd, messageId });
+  }
 }

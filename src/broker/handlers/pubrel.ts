@@ -7,7 +7,6 @@ export function handlePubrel(c: Connection, p: any): void {
   const id: number = p.messageId;
   const known = s.inboundQos2 !== null && s.inboundQos2.delete(id);
   // [MQTT-4.3.3-11] PUBCOMP with the same packet id; 0x92 when we do not know it (MQTT 5).
-  if (c.protocolVersion === 5) {
-    c.send(known ? { cmd: 'pubcomp', messageId: id, reasonCode: 0 } : { cmd: 'pubcomp', messageId: id, reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND });
-  } else c.send({ cmd: 'pubcomp', messageId: id });
+  if (c.protocolVersion === 5 && !known) c.send({ cmd: 'pubcomp', messageId: id, reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND });
+  else c.sendAck('pubcomp', id);
 }

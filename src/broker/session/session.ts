@@ -25,6 +25,8 @@ export interface Link {
   /** Send a PUBLISH; returns false when it could not be sent (e.g. larger than the client's maximum). */
   sendPublish(msg: BrokerMessage, qos: QoS, messageId: number, dup: boolean, subIds: number[] | undefined): boolean;
   sendPubrel(messageId: number): void;
+  /** True when publishers feeding this link should be slowed down (congested, not stalled). */
+  pressure(): boolean;
   /** Close with an MQTT 5 reason code (DISCONNECT sent where the protocol allows). */
   close(reasonCode: number, reasonString?: string): void;
 }

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import * as mqttPacket from 'mqtt-packet';
+import { decodePublishFast, encodeAckFast, encodePublishFast, parseComplete } from '../../src/broker/codec';
+import { RawClient, startBroker } from './helpers';
+
+/** Deterministic pseudo-random numbers (the test must be reproducible). */
+function rng(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    return x / 0x7fffffff;
+  };
+}
+
+const TOPICS = ['a', 'a/b/c', 'sensors/ü/温度', '$SYS/x', 'x'.repeat(300), 'with space/and+plus?no'];
+const SIZES = [0, 1, 100, 121, 122, 127, 128, 16380, 16384, 70000];
+
+describe('broker core: codec fast path vs mqtt-packet', function () {
+  it('encodePublishFast is byte-for-byte identical to mqtt-packet generate (v3.1.1 and v5 without properties)', () => {
+    const r = rng(7);
+    let n = 0;
+    for (const topic of TOPICS) {
+      for (const size of SIZES) {
+        for (const pv of [4, 5] as const) {
+          for (const qos of [0, 1, 2]) {
+            const payload = Buffer.alloc(size, Math.floor(r() * 256));
+            const retain = r() > 0.5;
+            const dup = qos > 0 && r() > 0.5;
+            const messageId = qos ? 1 + Math.floor(r() * 65534) : 0;
+            const ref = mqttPacket.generate({ cmd: 'publish', topic, payload, qos: qos as 0, retain, dup, messageId } as any, { protocolVersion: pv });
+            const mine = encodePublishFast(topic, payload, qos, retain, dup, messageId, pv);
+            assert.ok(mine.equals(ref), `topic=${topic.slice(0, 20)} size=${size} pv=${pv} qos=${qos}`);
+            n++;
+          }
+        }
+      }
+    }
+    assert.equal(n, TOPICS.length * SIZES.length * 6);
+  });
+
+  it('decodePublishFast gives the same fields as the mqtt-packet parser; declines packets with properties', () => {
+    const r = rng(11);
+    for (const topic of TOPICS) {
+      for (const size of SIZES) {
+        for (const pv of [4, 5] as const) {
+          const qos = Math.floor(r() * 3);
+          const packet = { cmd: 'publish', topic, payload: Buffer.alloc(size, 3), qos, retain: r() > 0.5, dup: qos > 0 && r() > 0.5, messageId: qos ? 42 : undefined };
+          const buf = mqttPacket.generate(packet as any, { protocolVersion: pv });
+          let hdr = 1;
+          while (buf[hdr]! & 128) hdr++;
+          hdr++;
+          const fast = decodePublishFast(buf, hdr, pv)!;
+          const ref = parseComplete(buf, pv);
+          assert.ok(fast, 'handled');
+          for (const k of ['topic', 'qos', 'retain', 'dup', 'messageId', 'length'] as const) assert.deepEqual(fast[k], ref[k], k);
+          assert.ok(fast.payload.equals(ref.payload));
+        }
+      }
+    }
+    const withProps = mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { contentType: 'a' } } as any, { protocolVersion: 5 });
+    assert.equal(decodePublishFast(withProps, 2, 5), null);
+  });
+
+  it('encodeAckFast matches mqtt-packet for PUBACK/PUBREC/PUBREL/PUBCOMP with reason 0', () => {
+    for (const cmd of ['puback', 'pubrec', 'pubrel', 'pubcomp']) {
+      for (const pv of [4, 5] as const) {
+        for (const id of [1, 255, 256, 65535]) {
+          const ref = mqttPacket.generate({ cmd, messageId: id, reasonCode: 0 } as any, { protocolVersion: pv });
+          assert.ok(encodeAckFast(cmd, id).equals(ref), `${cmd} v${pv} ${id}`);
+        }
+      }
+    }
+  });
+
+  it('frames packets split at every byte and packets coalesced in one chunk', async () => {
+    const { broker } = await startBroker();
+    const sub = await broker.connectInProcess({ clientId: 'framing-sub' });
+    const got: string[] = [];
+    sub.on('message', (m) => got.push(m.payload.toString()));
+    await sub.subscribe([{ topicFilter: 'frame/#', qos: 0 }]);
+    const c = new RawClient(broker, 5);
+    await c.connect({ clientId: 'framing' });
+    const one = mqttPacket.generate({ cmd: 'publish', topic: 'frame/a', payload: Buffer.alloc(300, 97), qos: 1, messageId: 9, retain: false, dup: false } as any, { protocolVersion: 5 });
+    for (const b of one) c.writeRaw(Buffer.from([b]));
+    assert.equal((await c.next('puback')).messageId, 9);
+    const many = Buffer.concat(['1', '2', '3'].map((p) => mqttPacket.generate({ cmd: 'publish', topic: 'frame/b', payload: Buffer.from(p), qos: 0, retain: false, dup: false, properties: { userProperties: { k: p } } } as any, { protocolVersion: 5 })));
+    c.writeRaw(many);
+    c.send({ cmd: 'pingreq' });
+    await c.next('pingresp');
+    assert.deepEqual(got, ['a'.repeat(300), '1', '2', '3']);
+    c.end();
+    await broker.close();
+  });
+});
