@@ -162,6 +162,15 @@ describe('FileStore specifics', function () {
     assert.equal(crc32Portable(rnd), crc32(rnd));
   });
 
+  it('restarts without writes leave no files behind (one empty log at most)', async () => {
+    for (let i = 0; i < 4; i++) {
+      const s = new FileStore({ dir });
+      await s.open();
+      await s.close();
+    }
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('log-')).length, 1);
+  });
+
   it('rejects operations before open and after close', async () => {
     const s = new FileStore({ dir });
     await assert.rejects(s.enqueue('c', [qm(1)]), /not open/);

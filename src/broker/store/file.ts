@@ -173,7 +173,9 @@ export class FileStore implements BrokerStore {
           await fsp.rm(l.file, { force: true }); // left over by a compaction interrupted after its rename
           continue;
         }
-        replayed += await this.replayLog(l.file);
+        const bytes = await this.replayLog(l.file);
+        if (bytes === 0) await fsp.rm(l.file, { force: true }); // nothing in it (e.g. a start without writes)
+        replayed += bytes;
       }
       this.gen = maxGen + 1;
       this.fh = await fsp.open(path.join(this.dir, logName(this.gen)), 'a');
