@@ -162,6 +162,23 @@ describe('FileStore specifics', function () {
     assert.equal(crc32Portable(rnd), crc32(rnd));
   });
 
+  it('a failing compaction is reported, loses nothing, and writing goes on', async () => {
+    const warnings: string[] = [];
+    const s = new FileStore({ dir, compactThresholdBytes: 4096, onWarning: (m) => warnings.push(m) });
+    await s.open();
+    fs.mkdirSync(path.join(dir, 'snapshot.bin.tmp')); // the snapshot temp file cannot be created
+    for (let i = 1; i <= 60; i++) await s.enqueue('c', [qm(i, 'y'.repeat(200))]);
+    await waitCompactions(s);
+    assert.match(warnings.join('\n'), /compaction failed \(the logs are kept\)/);
+    for (let i = 61; i <= 70; i++) await s.enqueue('c', [qm(i)]);
+    await s.close();
+    fs.rmdirSync(path.join(dir, 'snapshot.bin.tmp'));
+    const r = new FileStore({ dir, onWarning: (m) => assert.fail(m) });
+    await r.open();
+    assert.deepEqual((await r.loadQueue('c')).map((q) => q.seq), Array.from({ length: 70 }, (_, i) => i + 1));
+    await r.close();
+  });
+
   it('restarts without writes leave no files behind (one empty log at most)', async () => {
     for (let i = 0; i < 4; i++) {
       const s = new FileStore({ dir });

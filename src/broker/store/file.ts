@@ -158,7 +158,7 @@ export class FileStore implements BrokerStore {
     await this.acquireLock();
     try {
       this.state.clear();
-      await fsp.rm(path.join(this.dir, `${SNAPSHOT}.tmp`), { force: true });
+      await fsp.rm(path.join(this.dir, `${SNAPSHOT}.tmp`), { force: true }).catch(() => undefined);
       const covered = await this.loadSnapshot();
       const logs = (await fsp.readdir(this.dir))
         .map((f) => LOG_RE.exec(f))
@@ -186,8 +186,9 @@ export class FileStore implements BrokerStore {
       this.lastSync = Date.now();
       if (replayed > 0 || this.needsCompaction) {
         this.needsCompaction = false;
-        // fold the replayed logs into a snapshot now, so they are not replayed at every start
-        await this.compactNow();
+        // fold the replayed logs into a snapshot now, so they are not replayed at every start;
+        // if that fails (disk full...), the logs stay and the store still opens
+        await this.compactNow().catch((e: Error) => this.warn(`FileStore: compaction at open failed (the logs are kept): ${e.message}`));
       }
       if (this.flush === 'interval') {
         this.timer = setInterval(() => this.intervalSync(), this.flushIntervalMs);
@@ -536,28 +537,35 @@ export class FileStore implements BrokerStore {
     this.logSize = 0;
     this.counters.compactions++;
     // -------------------------
-    await fsyncDir(this.dir);
     const tmp = path.join(this.dir, `${SNAPSHOT}.tmp`);
-    const fh = await fsp.open(tmp, 'w');
-    let bytes = 0;
     try {
-      for (let i = 0; i < records.length; i += 256) {
-        const chunk = records.slice(i, i + 256);
-        const want = chunk.reduce((a, b) => a + b.length, 0);
-        const { bytesWritten } = await fh.writev(chunk);
-        if (bytesWritten !== want) throw new Error('short write');
-        bytes += want;
+      await fsyncDir(this.dir);
+      const fh = await fsp.open(tmp, 'w');
+      let bytes = 0;
+      try {
+        for (let i = 0; i < records.length; i += 256) {
+          const chunk = records.slice(i, i + 256);
+          const want = chunk.reduce((a, b) => a + b.length, 0);
+          const { bytesWritten } = await fh.writev(chunk);
+          if (bytesWritten !== want) throw new Error('short write');
+          bytes += want;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
       }
-      await fh.sync();
+      await fsp.rename(tmp, path.join(this.dir, SNAPSHOT));
+      await fsyncDir(this.dir);
+      this.lastSnapshotBytes = bytes;
+    } catch (e) {
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw e; // the old snapshot and every log stay: recovery replays them
     } finally {
-      await fh.close();
+      // the old log gets no more writes: close it once its last batch is done
+      if (inflight) await inflight.catch(() => undefined);
+      await oldFh?.close().catch(() => undefined);
     }
-    await fsp.rename(tmp, path.join(this.dir, SNAPSHOT));
-    await fsyncDir(this.dir);
-    this.lastSnapshotBytes = bytes;
-    // the old log is covered now: close it once its last batch is done, and delete covered logs
-    if (inflight) await inflight.catch(() => undefined);
-    await oldFh?.close().catch(() => undefined);
+    // the snapshot covers every log up to coveredGen: delete them
     for (const f of await fsp.readdir(this.dir)) {
       const m = LOG_RE.exec(f);
       if (m && Number(m[1]) <= coveredGen) await fsp.rm(path.join(this.dir, f), { force: true });
