@@ -9,7 +9,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export type BrokerName = 'ours' | 'aedes' | 'mosquitto';
+/** 'alt': our broker from another build (`--alt-cli`), for A/B runs of an engine change. */
+export type BrokerName = 'ours' | 'alt' | 'aedes' | 'mosquitto';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const OUR_CLI = path.join(ROOT, 'nodes', 'lib', 'broker', 'cli.js');
@@ -27,6 +28,8 @@ export interface RunningBroker {
 export interface StartOptions {
   /** write a V8 CPU profile of our broker into this directory */
   cpuProfDir?: string;
+  /** the CLI started for 'alt' */
+  altCli?: string;
 }
 
 export function findMosquitto(): string | null {
@@ -91,9 +94,10 @@ export async function startBroker(name: BrokerName, opts: StartOptions = {}): Pr
   const port = await freePort();
   let proc: ChildProcess;
   let cleanup: (() => void) | undefined;
-  if (name === 'ours') {
-    if (!fs.existsSync(OUR_CLI)) throw new Error(`${path.relative(ROOT, OUR_CLI)} is missing (npm run build)`);
-    const args = [OUR_CLI, '--host', '127.0.0.1', '--port', String(port)];
+  if (name === 'ours' || name === 'alt') {
+    const cli = name === 'alt' ? opts.altCli ?? '' : OUR_CLI;
+    if (!fs.existsSync(cli)) throw new Error(`${path.relative(ROOT, cli) || '--alt-cli'} is missing (npm run build)`);
+    const args = [cli, '--host', '127.0.0.1', '--port', String(port)];
     if (opts.cpuProfDir) {
       // the wrapper turns SIGTERM into a normal exit so that V8 writes the profile
       args.unshift('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, path.join(__dirname, 'run-cli.cjs'));

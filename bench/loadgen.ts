@@ -138,6 +138,7 @@ function subscribe(c: Client, topic: string, qos: 0 | 1 | 2, version: Version, t
       c.onPacket = noop;
       const code = buf[end - 1];
       if (code >= 0x80) reject(new Error(`SUBACK 0x${code.toString(16)} for ${topic}`));
+      else if (code !== qos) reject(new Error(`SUBACK granted QoS ${code}, asked ${qos} for ${topic}`));
       else resolve();
     };
     c.sock.write(encodeSubscribe(1, topic, qos, version));
@@ -304,6 +305,7 @@ async function runQosN(req: RunRequest, qos: 1 | 2, window: number): Promise<Run
     let delivered = 0;
     let completed = 0; // PUBACK (QoS 1) or PUBCOMP (QoS 2) at the publisher
     let refused = 0;
+    let wrongQos = 0;
     let stopped = false;
 
     const pump = (): void => {
@@ -328,6 +330,10 @@ async function runQosN(req: RunRequest, qos: 1 | 2, window: number): Promise<Run
     sub.onPacket = (first, buf, start) => {
       const t = first >> 4;
       if (t === TYPE_PUBLISH) {
+        if (((first >> 1) & 3) !== qos) {
+          wrongQos++;
+          return;
+        }
         delivered++;
         subPids.push(publishPid(buf, start));
       } else if (t === TYPE_PUBREL) {
@@ -385,6 +391,7 @@ async function runQosN(req: RunRequest, qos: 1 | 2, window: number): Promise<Run
     stopped = true;
     clearInterval(watchdog);
     if (refused) throw new Error(`${refused} PUBLISH refused by the broker`);
+    if (wrongQos) throw new Error(`${wrongQos} deliveries arrived with a QoS other than ${qos}`);
     const cpu = cpuShare(m.snapA, m.snapB);
     return {
       scenario: req.scenario,

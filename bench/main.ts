@@ -17,6 +17,7 @@ import { summarizeProfile, findProfiles, ProfileSummary } from './profile';
 
 const ALL_SCENARIOS: Scenario[] = ['fanin', 'fanout', 'qos1', 'qos2', 'shared', 'conn'];
 const ALL_BROKERS: BrokerName[] = ['ours', 'aedes', 'mosquitto'];
+const KNOWN_BROKERS: BrokerName[] = ['ours', 'alt', 'aedes', 'mosquitto'];
 
 const TITLES: Record<Scenario, string> = {
   fanin: 'fan-in: 10 publishers -> 1 wildcard subscriber, QoS 0 (deliveries/s)',
@@ -38,6 +39,7 @@ export interface Options {
   payload: number;
   profile: boolean;
   outDir: string;
+  altCli?: string;
 }
 
 function usage(): string {
@@ -53,6 +55,7 @@ function usage(): string {
     '  --payload BYTES     PUBLISH payload size (default 64)',
     '  --profile           our broker only, under node --cpu-prof; prints top self-time functions',
     '  --out DIR           results directory (default bench-results)',
+    '  --alt-cli PATH      also run "alt": our broker CLI from another build (A/B of an engine change)',
     '  --no-build          do not rebuild a stale nodes/lib/broker',
   ].join('\n');
 }
@@ -80,7 +83,7 @@ export function parseArgs(argv: string[]): Options {
     switch (flag) {
       case '--runs': o.runs = num(val(), flag, 1); break;
       case '--only': o.only = list(val(), ALL_SCENARIOS, 'scenario'); break;
-      case '--brokers': o.brokers = list(val(), ALL_BROKERS, 'broker'); break;
+      case '--brokers': o.brokers = list(val(), KNOWN_BROKERS, 'broker'); break;
       case '--measure': o.measureMs = num(val(), flag, 200); break;
       case '--warmup': o.warmupMs = num(val(), flag, 0); break;
       case '--clients': o.clients = num(val(), flag, 1); break;
@@ -88,12 +91,14 @@ export function parseArgs(argv: string[]): Options {
       case '--payload': o.payload = num(val(), flag, 0); break;
       case '--profile': o.profile = true; break;
       case '--out': o.outDir = path.resolve(val() ?? ''); break;
+      case '--alt-cli': o.altCli = path.resolve(val() ?? ''); break;
       case '--no-build': break; // handled by scripts/bench.js
       case '-h': case '--help': process.stdout.write(usage() + '\n'); process.exit(0); break;
       default: throw new Error(`unknown option ${a}\n${usage()}`);
     }
   }
-  if (o.profile) o.brokers = ['ours'];
+  if (o.altCli && !o.brokers.includes('alt')) o.brokers.splice(1, 0, 'alt');
+  if (o.profile) o.brokers = o.brokers.filter((b) => b === 'ours' || b === 'alt');
   return o;
 }
 
@@ -196,6 +201,7 @@ function printScenario(sc: Scenario, cells: Cell[]): string[] {
       if (failed) notes.push(`${failed} connects failed`);
     }
     if (c.runs[0].perSubscriber) notes.push(`split ${c.runs[c.runs.length - 1].perSubscriber?.join('/')}`);
+    if (c.broker === 'alt') notes.push(`${fmtX(r / rate('ours'))} of ours`);
     if (c.errors.length) notes.push(`${c.errors.length} failed run(s): ${c.errors[0]}`);
     lines.push(
       `  ${pad(c.broker, 10)}${lpad(fmtRate(r), 11)}  ${pad(runs, 28)}` +
@@ -241,6 +247,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`bench: skipping our broker: ${path.relative(ROOT, OUR_CLI)} missing (npm run build)\n`);
       return false;
     }
+    if (b === 'alt' && !opts.altCli) {
+      process.stderr.write('bench: skipping alt: no --alt-cli given\n');
+      return false;
+    }
     if (b === 'mosquitto' && !findMosquitto()) {
       process.stderr.write('bench: skipping mosquitto: not installed (apt-get install mosquitto)\n');
       return false;
@@ -280,11 +290,11 @@ export async function main(argv: string[]): Promise<number> {
             cell.na = 'Aedes 1.2 has no shared subscriptions';
             continue;
           }
-          const profDir = opts.profile ? path.join(profRoot, `${sc}-${run}`) : undefined;
+          const profDir = opts.profile ? path.join(profRoot, `${sc}-${run}${cell.broker === 'alt' ? '-alt' : ''}`) : undefined;
           const label = `${sc} run ${run}/${opts.runs} ${cell.broker}`;
           process.stdout.write(`  ${pad(label, 34)}`);
           try {
-            current = await startBroker(cell.broker, { cpuProfDir: profDir });
+            current = await startBroker(cell.broker, { cpuProfDir: profDir, altCli: opts.altCli });
             const res = await gen.run({
               scenario: sc,
               port: current.port,
@@ -319,7 +329,7 @@ export async function main(argv: string[]): Promise<number> {
           }
           if (profDir) {
             for (const f of findProfiles(profDir)) {
-              profiles[`${sc}-${run}`] = summarizeProfile(f, ROOT);
+              profiles[`${sc}-${run}${cell.broker === 'alt' ? '-alt' : ''}`] = summarizeProfile(f, ROOT);
             }
           }
         }
