@@ -137,6 +137,13 @@ export function storeContract(f: StoreFactory): void {
       assert.equal(q[1].messageId, undefined);
     });
 
+    it("keeps the broker core's extra `share` field of queued entries", async () => {
+      const e = { ...qm(1), share: '$share/g/t/#' };
+      await store.enqueue('c1', [e]);
+      await reopen();
+      assert.equal(((await store.loadQueue('c1'))[0] as { share?: string }).share, '$share/g/t/#');
+    });
+
     it('updateQueued inserts an entry that is not queued (upsert)', async () => {
       await store.updateQueued('c1', qm(9, 'late', { messageId: 3, state: 'publish', qos: 2 }));
       await reopen();

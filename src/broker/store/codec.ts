@@ -157,7 +157,11 @@ export function decMessage(e: EncMessage, r: BlobReader): BrokerMessage {
   return m;
 }
 
+/** The broker core's queued entries may name the $share subscription they came through; it is kept. */
+type QueuedWithShare = QueuedMessage & { share?: string };
+
 interface EncQueued {
+  sh?: string;
   s: number;
   q: number;
   m: EncMessage;
@@ -171,6 +175,8 @@ export function encQueued(q: QueuedMessage, w: BlobWriter): EncQueued {
   if (q.messageId !== undefined) e.i = q.messageId;
   if (q.state !== undefined) e.st = q.state;
   if (q.subscriptionIdentifiers !== undefined) e.si = q.subscriptionIdentifiers;
+  const share = (q as QueuedWithShare).share;
+  if (typeof share === 'string') e.sh = share;
   return e;
 }
 
@@ -180,6 +186,7 @@ export function decQueued(e: EncQueued, r: BlobReader): QueuedMessage {
   if (e.i !== undefined) q.messageId = e.i;
   if (e.st !== undefined) q.state = e.st;
   if (e.si !== undefined) q.subscriptionIdentifiers = e.si;
+  if (typeof e.sh === 'string') (q as QueuedWithShare).share = e.sh;
   return q;
 }
 
