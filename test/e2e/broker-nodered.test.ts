@@ -285,4 +285,21 @@ describe('mqtt5-broker in a real Node-RED process', function () {
     await assert.rejects(connect(`ws://127.0.0.1:${nr!.port}/mqtt`, {}, clients), (e: any) => e.code === 0x87 || e.code === 0x86);
     assert.doesNotMatch(nr!.log(), /\[error\]/);
   });
+
+  it('Node-RED shuts down promptly with brokers running (no "Close timed out")', async function () {
+    const c = await connect(`mqtt://127.0.0.1:${port}`, { clientId: 'at-shutdown' }, clients);
+    const reason = new Promise<number>((resolve) => c.once('disconnect', (p: any) => resolve(p.reasonCode)));
+    const t0 = Date.now();
+    await nr!.stop();
+    const ms = Date.now() - t0;
+    assert.equal(await within(reason, 5000, 'DISCONNECT at shutdown'), 0x8b);
+    assert.ok(ms < 15000, `shutdown took ${ms} ms`);
+    assert.doesNotMatch(nr!.log(), /Close timed out/);
+    // durable stores were closed (flushed, lock released) before the process exited
+    const hub = path.join(userDir, 'mqtt5-hub');
+    const stores = fs.readdirSync(hub);
+    assert.ok(stores.includes('b7e1000000000002'), 'the durable example store exists');
+    for (const d of stores) assert.equal(fs.existsSync(path.join(hub, d, 'lock')), false, `lock left in ${d}`);
+    process.stdout.write(`      (shutdown took ${ms} ms)\n`);
+  });
 });

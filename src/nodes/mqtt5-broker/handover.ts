@@ -20,11 +20,13 @@ interface HandoverState {
   closing: Set<Promise<void>>;
   /** Event emitters already hooked (the node module may be loaded more than once). */
   hooked: WeakSet<object>;
+  /** The flows are being stopped for good (runtime stop), not for a deploy. */
+  shuttingDown: boolean;
 }
 
 const KEY = Symbol.for('node-red-contrib-mqtt5-hub.broker-handover');
 const g = globalThis as unknown as Record<symbol, HandoverState | undefined>;
-const state: HandoverState = g[KEY] ?? (g[KEY] = { parked: new Map(), closing: new Set(), hooked: new WeakSet() });
+const state: HandoverState = g[KEY] ?? (g[KEY] = { parked: new Map(), closing: new Set(), hooked: new WeakSet(), shuttingDown: false });
 
 /** Longest time a broker waits for its new node instance. */
 export const GRACE_MS = 10000;
@@ -80,6 +82,15 @@ export async function settled(): Promise<void> {
   while (state.closing.size > 0) await Promise.all([...state.closing]);
 }
 
+/**
+ * True between 'flows:stopping' and the next start when the stop is not a deploy: Node-RED's runtime
+ * stop (and "restart flows") passes no deploy diff, so nodes close for good and Node-RED waits for
+ * the store to be flushed and closed before the process exits.
+ */
+export function isShuttingDown(): boolean {
+  return state.shuttingDown;
+}
+
 export function parkedIds(): string[] {
   return [...state.parked.keys()];
 }
@@ -95,7 +106,12 @@ interface RuntimeEventEmitter {
 export function hookRuntimeEvents(events: RuntimeEventEmitter | undefined): void {
   if (!events || typeof events.on !== 'function' || state.hooked.has(events)) return;
   state.hooked.add(events);
+  events.on('flows:stopping', (ev: { diff?: Record<string, unknown> }) => {
+    // a deploy's diff comes from diffConfigs (it always has globalConfigChanged); a runtime stop's does not
+    state.shuttingDown = !(ev && ev.diff && 'globalConfigChanged' in ev.diff);
+  });
   events.on('flows:started', () => {
+    state.shuttingDown = false;
     void closeAllParked();
   });
   events.on('runtime-event', (ev: { id?: string; payload?: { state?: string; deploy?: boolean } }) => {

@@ -8,7 +8,7 @@
  */
 import type { BrokerMessage, ClientIdentity } from '../../broker/types';
 import { ConfigError, parseConfig, topicMatches, type BrokerNodeConfig, type RawBrokerConfig, type RawCredentials, type TlsMaterial } from './config';
-import { closeRuntime, hookRuntimeEvents, park, take } from './handover';
+import { closeRuntime, hookRuntimeEvents, isShuttingDown, park, take } from './handover';
 import { inputToPublish, isValidUtf8, type NodeMsg } from './input';
 import { BrokerRuntime, type RuntimeSink } from './runtime';
 
@@ -237,7 +237,7 @@ export = function (RED: any): void {
         const rt = runtime;
         runtime = null;
         if (rt && !rt.closed) {
-          if (removed) await closeRuntime(rt);
+          if (removed || isShuttingDown()) await closeRuntime(rt);
           else park(node.id, rt);
         }
         if (removed) node.status({});
