@@ -10,8 +10,9 @@
  *   ours-tcp        the same broker; mqtt5-client connects over TCP loopback
  *   core-aedes      Aedes 1.2.0 embedded in the Node-RED process; Node-RED's core mqtt in / mqtt out
  *
- * Everything runs in this one process (Node-RED runtime from node-red-node-test-helper), so each
- * scenario gets the same CPU budget. QoS 1 end to end; N messages; prints one JSON line.
+ * Everything runs in this one process (the real Node-RED runtime, embedded with RED.init/RED.start,
+ * editor off), so each scenario gets the same CPU budget. QoS 1 end to end; N messages; prints one
+ * JSON line.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- the BUILT CommonJS node files are loaded as Node-RED loads them */
 import * as net from 'node:net';
@@ -23,9 +24,11 @@ const scenario = process.argv[2] ?? 'ours-inprocess';
 const N = Number(process.argv[3] ?? 20000);
 const PAYLOAD = Buffer.from(JSON.stringify({ sensor: 'bench', value: 21.5, unit: 'C', seq: 0 }));
 
-const helper: any = require('node-red-node-test-helper');
-helper.init(require.resolve('node-red'), { logging: { console: { level: 'off' } } });
-const coreDir = path.join(path.dirname(require.resolve('@node-red/nodes/package.json')), 'core');
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+
+const RED: any = require('node-red');
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -59,7 +62,6 @@ async function main(): Promise<void> {
   const port = await freePort();
   const url = `mqtt://127.0.0.1:${port}`;
   let stopBroker: () => Promise<void>;
-  let nodes: unknown[];
   let flow: unknown[];
   let ready: () => boolean;
 
@@ -74,14 +76,13 @@ async function main(): Promise<void> {
         server.close();
         aedes.close(() => r());
       });
-    nodes = [require(path.join(coreDir, 'network', '05-tls.js')), require(path.join(coreDir, 'network', '10-mqtt.js'))];
     flow = [
       { id: 'tab', type: 'tab', label: 'bench' },
       { id: 'cfg', type: 'mqtt-broker', broker: '127.0.0.1', port: String(port), clientid: '', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
       { id: 'in', type: 'mqtt in', z: 'tab', topic: 'bench/in', qos: '1', datatype: 'buffer', broker: 'cfg', nl: false, rap: true, rh: 0, inputs: 0, wires: [['out']] },
       { id: 'out', type: 'mqtt out', z: 'tab', topic: 'bench/out', qos: '1', retain: 'false', broker: 'cfg', wires: [] },
     ];
-    ready = () => !!helper.getNode('cfg')?.connected;
+    ready = () => !!RED.nodes.getNode('cfg')?.connected;
   } else {
     const { createBroker } = require(path.join(ROOT, 'nodes', 'lib', 'broker', 'index.js'));
     const { registerBroker } = require(path.join(ROOT, 'nodes', 'lib', 'nodes', 'shared', 'broker-registry.js'));
@@ -90,7 +91,6 @@ async function main(): Promise<void> {
     await broker.listen();
     registerBroker('bench-broker', broker);
     stopBroker = () => broker.close();
-    nodes = ['mqtt5-client', 'mqtt5-in', 'mqtt5-out'].map((t) => require(path.join(ROOT, 'nodes', `${t}.js`)));
     const client =
       scenario === 'ours-tcp'
         ? { brokerType: 'external', broker: url, protocolVersion: '5' }
@@ -101,11 +101,23 @@ async function main(): Promise<void> {
       { id: 'in', type: 'mqtt5-in', z: 'tab', client: 'cfg', topic: 'bench/in', qos: '1', datatype: 'buffer', rap: true, wires: [['out']] },
       { id: 'out', type: 'mqtt5-out', z: 'tab', client: 'cfg', topic: 'bench/out', qos: '1', retain: 'false', wires: [] },
     ];
-    ready = () => !!helper.getNode('cfg')?.controller?.connected;
+    ready = () => !!RED.nodes.getNode('cfg')?.controller?.connected;
   }
 
-  await new Promise<void>((r) => helper.startServer(r));
-  await helper.load(nodes, flow);
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqtt5hub-benchflow-'));
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow));
+  RED.init(http.createServer(), {
+    userDir,
+    flowFile: 'flows.json',
+    nodesDir: [path.join(ROOT, 'nodes')], // the built mqtt5 nodes (Node-RED skips nodes/lib)
+    httpAdminRoot: false,
+    httpNodeRoot: false,
+    disableEditor: true,
+    credentialSecret: false,
+    logging: { console: { level: process.env.BENCH_LOG ?? 'error', metrics: false, audit: false } },
+    editorTheme: { tours: false },
+  });
+  await RED.start();
   await waitFor(ready, 15000, 'the flow to connect');
   await new Promise((r) => setTimeout(r, 300)); // subscriptions settle
 
@@ -143,9 +155,9 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify({ scenario, n: N, ms: Math.round(ms), rate: Math.round((N / ms) * 1000) }) + '\n');
   pub.end(true);
   sub.end(true);
-  await helper.unload();
-  await new Promise<void>((r) => helper.stopServer(r));
+  await RED.stop();
   await stopBroker();
+  fs.rmSync(userDir, { recursive: true, force: true });
   process.exit(0);
 }
 

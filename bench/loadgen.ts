@@ -258,7 +258,7 @@ async function runQos0(req: RunRequest, cfg: FlowConfig): Promise<RunResult> {
         return;
       }
       const outstanding = sent * cfg.factor - delivered - writtenOff;
-      if (outstanding > 0 && ++idleTicks >= 3) {
+      if (outstanding > 0 && ++idleTicks >= 10) {
         writtenOff += outstanding;
         stalls++;
         idleTicks = 0;
