@@ -128,7 +128,9 @@
               .css('width', '45%')
               .val(u.username || '')
               .appendTo(row);
-            $('<input/>', { type: 'password', class: 'mqtt5b-user-password', placeholder: node._('mqtt5-broker.label.password'), autocomplete: 'new-password' })
+            // (autocomplete as an attribute: in $('<input/>', {...}) jQuery would call the jQuery UI plugin)
+            $('<input/>', { type: 'password', class: 'mqtt5b-user-password', placeholder: node._('mqtt5-broker.label.password') })
+              .attr('autocomplete', 'new-password')
               .css({ width: '45%', marginLeft: '10px' })
               .val(u.password || '')
               .data('hash', u.passwordHash || '')
