@@ -493,7 +493,7 @@ export class BrokerImpl implements Broker {
         this.storeOp(this.store.storeRetained({ ...m, payload: Buffer.alloc(0) }));
         continue;
       }
-      // [MQTT-3.3.1-8] retained messages sent because of a new subscription keep RETAIN = 1.
+      // 3.3.1.3: retained messages sent because of a new subscription carry RETAIN = 1.
       const qos = (m.qos < sub.qos ? m.qos : sub.qos) as QoS;
       this.deliver(s, m.retain ? m : { ...m, retain: true }, qos, ids, undefined);
     }
@@ -603,21 +603,28 @@ export class BrokerImpl implements Broker {
     return fallback;
   }
 
-  /** Move a leaving member's unacknowledged group messages to the group's other members. */
-  private redistributeShared(s: Session, onlyShare?: string): void {
+  /**
+   * Move a member's group messages to the group's other members: when it leaves (connection gone,
+   * or unsubscribed) its queued and QoS 1 inflight ones; when it stalls (`queuedOnly`) its queued,
+   * never-sent ones. QoS 2 messages already sent stay with the member ([MQTT-4.8.2-4]: completed
+   * when it reconnects). The project requires that a leaving member does not lose the group's
+   * messages, so this deliberately redistributes where [MQTT-4.8.2-5] would drop them.
+   */
+  redistributeShared(s: Session, onlyShare?: string, queuedOnly = false): number {
     const pred = (qm: SessionMessage): boolean => qm.share !== undefined && (onlyShare === undefined || qm.share === onlyShare);
     const moved: SessionMessage[] = [];
-    if (s.inflight) {
+    if (s.inflight && !queuedOnly) {
       for (const [id, qm] of s.inflight) {
-        if (pred(qm) && qm.state !== 'pubrel') {
+        if (pred(qm) && qm.qos === 1) {
           s.inflight.delete(id);
           moved.push(qm);
         }
       }
     }
     if (s.queue && s.queue.length) moved.push(...s.queue.extract(pred));
-    if (moved.length === 0) return;
+    if (moved.length === 0) return 0;
     moved.sort((a, b) => a.seq - b.seq);
+    let n = 0;
     for (const qm of moved) {
       if (s.persistent) this.storeOp(this.store.removeQueued(s.clientId, qm.seq));
       const parsed = parseFilter(qm.share!, this.limits);
@@ -625,16 +632,24 @@ export class BrokerImpl implements Broker {
       const others = g ? { ...g, members: g.members.filter((m) => m.session !== s) } : undefined;
       const member = others && others.members.length ? this.pickMember(others, qm.qos) : null;
       if (!member) {
+        if (queuedOnly) {
+          // nobody else: keep it where it was
+          this.pushQueue(s, qm);
+          if (s.persistent) this.storeOp(this.store.enqueue(s.clientId, [qm]));
+          continue;
+        }
         this.countDrop(s.clientId, qm.message.topic, 'shared subscription member left; no other member');
         continue;
       }
       if (g) g.next = others!.next;
       this.encodeGen++;
-      this.deliver(member.session, qm.message, qm.qos, qm.subscriptionIdentifiers, qm.share);
+      if (this.deliver(member.session, qm.message, qm.qos, qm.subscriptionIdentifiers, qm.share)) n++;
     }
     if (s.link) this.drain(s);
+    return n;
   }
 
+  /** Outbound window: never more unacknowledged QoS>0 PUBLISHes than the client's Receive Maximum [MQTT-3.3.4-9]. */
   window(s: Session): number {
     const rm = s.link ? s.link.clientReceiveMaximum : 65535;
     return rm < this.limits.maxInflight ? rm : this.limits.maxInflight;

@@ -43,6 +43,9 @@ export function parseComplete(buf: Buffer, pv: ProtocolVersion): any {
   } catch (e) {
     parseError = e as Error;
   }
+  // mqtt-packet adopts a parsed CONNECT as its settings (protocol version): undo that, the
+  // parser is shared
+  (p as unknown as { settings: { protocolVersion: number } }).settings = { protocolVersion: pv };
   const packet = parsed;
   const err = parseError;
   parsed = null;

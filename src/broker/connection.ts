@@ -158,6 +158,11 @@ export class Connection implements Link {
       this.partialLen = 0;
       this.need = 0;
     }
+    if (this.state === ConnState.New && buf[0] !== 0x10) {
+      // [MQTT-3.1.0-1] the first packet must be CONNECT: refuse anything else at its first byte
+      this.close(RC.PROTOCOL_ERROR, 'first packet is not CONNECT');
+      return;
+    }
     const n = buf.length;
     let off = 0;
     while (off < n) {
@@ -311,6 +316,23 @@ export class Connection implements Link {
     return half < 100 ? half : 100;
   }
 
+  /** How long this connection has been congested without progress (0 when not congested). */
+  stalledFor(now: number): number {
+    const s = this.session;
+    const congested =
+      this.stream.writableLength > SOFT_PRESSURE_BYTES || (s !== null && s.queuedCount > 0 && s.inflightCount >= this.broker.window(s));
+    if (!congested) {
+      this.congestedSince = 0;
+      return 0;
+    }
+    const progress = this.sentBytes - this.stream.writableLength + this.acks;
+    if (this.congestedSince === 0 || progress !== this.lastProgress) {
+      this.congestedSince = now;
+      this.lastProgress = progress;
+    }
+    return now - this.congestedSince;
+  }
+
   /** Link: should publishers feeding this connection be slowed down? */
   pressure(): boolean {
     const s = this.session;
@@ -391,6 +413,12 @@ export class Connection implements Link {
     // [MQTT-3.1.2-22] no packet within 1.5 x Keep Alive: the server closes the connection (0x8D).
     if (this.state === ConnState.Connected && this.keepAlive > 0 && now - this.lastActivity > this.keepAlive * 1500) {
       this.close(RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout');
+      return;
+    }
+    // a $share member that stopped making progress hands its queued group messages to the others
+    const s = this.session;
+    if (s !== null && s.queue !== null && s.queue.length > 0 && this.stalledFor(now) >= STALL_MS) {
+      this.broker.redistributeShared(s, undefined, true);
     }
   }
 
@@ -471,7 +499,7 @@ export class Connection implements Link {
         if (props.contentType !== undefined) p.contentType = props.contentType;
       }
       if (subIds !== undefined) {
-        // [MQTT-3.3.4-3] every matching subscription identifier goes with the delivery.
+        // [MQTT-3.3.4-3] [MQTT-3.3.4-4] one copy carries the identifiers of ALL matching subscriptions.
         (p ??= {}).subscriptionIdentifier = subIds.length === 1 ? subIds[0] : subIds;
       }
       if (useAlias) {

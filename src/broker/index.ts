@@ -9,7 +9,7 @@
  *     keep-alive timeout 0x8D, connect timeout, max connections 0x97 ........ connect.test.ts
  *   PUBLISH QoS 0/1/2 both ways, PUBACK/PUBREC/PUBREL/PUBCOMP, 0x10, Receive Maximum
  *     both ways (0x93), inbound QoS 2 dedup ........................................ qos.test.ts
- *   persistent sessions, Session Expiry (incl. DISCONNECT change, [MQTT-3.14.2-2]),
+ *   persistent sessions, Session Expiry (incl. DISCONNECT change, not from 0: 3.14.2.2.2),
  *     resend with DUP on resume, takeover 0x8E ................................. session.test.ts
  *   retained, Retain Handling 0/1/2, Retain As Published, No Local, subscription ids,
  *     $-topics vs wildcards, filter validation .............................. subscribe.test.ts

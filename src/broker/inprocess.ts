@@ -296,7 +296,7 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
     const s = this.session!;
     const rc = opts.reasonCode ?? 0;
     if (opts.sessionExpiryInterval !== undefined) {
-      // [MQTT-3.14.2-2] not from 0 to non-zero
+      // 3.14.2.2.2: not from 0 to non-zero
       if (s.connectExpiry === 0 && opts.sessionExpiryInterval !== 0) throw new Error('session expiry interval was 0 at connect; it cannot be changed');
       s.expiryInterval = Math.min(opts.sessionExpiryInterval, this.broker.limits.maxSessionExpiryInterval);
     }

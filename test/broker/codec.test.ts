@@ -52,6 +52,7 @@ describe('broker core: codec fast path vs mqtt-packet', function () {
           const fast = decodePublishFast(buf, hdr, pv)!;
           const ref = parseComplete(buf, pv);
           assert.ok(fast, 'handled');
+          assert.ok(!(ref instanceof Error), `${String(ref)} pv=${pv} size=${size} topic=${topic.slice(0, 10)} qos=${qos}`);
           for (const k of ['topic', 'qos', 'retain', 'dup', 'messageId', 'length'] as const) assert.deepEqual(fast[k], ref[k], k);
           assert.ok(fast.payload.equals(ref.payload));
         }
@@ -59,6 +60,14 @@ describe('broker core: codec fast path vs mqtt-packet', function () {
     }
     const withProps = mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { contentType: 'a' } } as any, { protocolVersion: 5 });
     assert.equal(decodePublishFast(withProps, 2, 5), null);
+  });
+
+  it('the shared parser is not switched to MQTT 5 by a v5 CONNECT (later 3.1.1 packets parse as 3.1.1)', () => {
+    const connect5 = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'x' } as any, { protocolVersion: 5 });
+    assert.equal(parseComplete(connect5, 4).protocolVersion, 5);
+    const sub4 = mqttPacket.generate({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'a/b', qos: 1 }] } as any, { protocolVersion: 4 });
+    const p = parseComplete(sub4, 4);
+    assert.deepEqual(p.subscriptions.map((x: any) => [x.topic, x.qos]), [['a/b', 1]]);
   });
 
   it('encodeAckFast matches mqtt-packet for PUBACK/PUBREC/PUBREL/PUBCOMP with reason 0', () => {

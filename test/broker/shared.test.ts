@@ -91,4 +91,21 @@ describe('broker core: shared subscriptions ($share)', function () {
     stayer.send({ cmd: 'puback', messageId: again.messageId });
     stayer.end();
   });
+
+  it("a stalled member's queued group messages move to a member that makes progress", async function () {
+    this.timeout(15000);
+    const stuck = await member('sh-stuck', '$share/gs/share/stall', { receiveMaximum: 1 });
+    const live = await member('sh-live', '$share/gs/share/stall', { receiveMaximum: 1 });
+    for (let i = 0; i < 6; i++) await broker.publish({ topic: 'share/stall', payload: String(i), qos: 1 });
+    const first = await stuck.next('publish'); // never acknowledged: the member is stuck
+    const got: string[] = [];
+    while (got.length < 5) {
+      const p = await live.next('publish', 8000);
+      live.send({ cmd: 'puback', messageId: p.messageId });
+      got.push(p.payload.toString());
+    }
+    assert.deepEqual([first.payload.toString(), ...got].sort(), ['0', '1', '2', '3', '4', '5']);
+    stuck.end();
+    live.end();
+  });
 });

@@ -38,7 +38,7 @@ export function handleConnect(c: Connection, p: any): void {
       return refuse(RC.QUOTA_EXCEEDED, 'maximum number of connections reached');
     }
     if (v5) {
-      // [MQTT-3.1.2-?] Receive Maximum 0 and Maximum Packet Size 0 are protocol errors (3.1.2.11.3/4).
+      // 3.1.2.11.3 / 3.1.2.11.4: Receive Maximum 0 and Maximum Packet Size 0 are Protocol Errors.
       if (props.receiveMaximum === 0) return refuse(RC.PROTOCOL_ERROR, 'receive maximum 0');
       if (props.maximumPacketSize === 0) return refuse(RC.PROTOCOL_ERROR, 'maximum packet size 0');
       if (props.receiveMaximum) c.clientReceiveMaximum = props.receiveMaximum;
@@ -50,7 +50,7 @@ export function handleConnect(c: Connection, p: any): void {
     let assigned: string | undefined;
     const clean = p.clean !== false;
     if (clientId === '') {
-      // [MQTT-3.1.3-6] MQTT 5: assign an id. [MQTT-3.1.3-8] MQTT 3.1.1: only with clean session;
+      // [MQTT-3.1.3-6] [MQTT-3.1.3-7] MQTT 5: assign an id. MQTT 3.1.1 [MQTT-3.1.3-8] (3.1.1 numbering): only with clean session;
       // MQTT 3.1 requires 1..23 characters.
       if (v5 || (pv === 4 && clean)) {
         clientId = assigned = broker.assignClientId();
@@ -134,7 +134,7 @@ export function handleConnect(c: Connection, p: any): void {
       let expiryProp: number | undefined;
       if (expiry > limits.maxSessionExpiryInterval) {
         expiry = limits.maxSessionExpiryInterval;
-        if (v5) expiryProp = expiry; // [MQTT-3.2.2-?] the server's value goes back in CONNACK
+        if (v5) expiryProp = expiry; // 3.2.2.3.2: the server's value goes back in CONNACK
       }
       c.cleanStart = clean;
       const { session, sessionPresent } = broker.openSession(clientId, c, clean, expiry, p.username);

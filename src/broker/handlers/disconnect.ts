@@ -7,7 +7,7 @@ export function handleDisconnect(c: Connection, p: any): void {
   const rc: number = p.reasonCode ?? 0;
   const newExpiry = p.properties?.sessionExpiryInterval;
   if (c.protocolVersion === 5 && newExpiry !== undefined) {
-    // [MQTT-3.14.2-2] setting a non-zero expiry at DISCONNECT when CONNECT had 0 is a protocol error.
+    // 3.14.2.2.2: a non-zero Session Expiry Interval at DISCONNECT when CONNECT had 0 is a Protocol Error.
     if (s.connectExpiry === 0 && newExpiry !== 0) {
       c.sendWill = true;
       return c.close(RC.PROTOCOL_ERROR, 'session expiry interval was 0 at CONNECT');

@@ -4,7 +4,7 @@ import type { Connection } from '../connection';
 export function handlePuback(c: Connection, p: any): void {
   const s = c.session!;
   const qm = s.inflight?.get(p.messageId);
-  // an unknown or QoS 2 id is ignored ([MQTT-4.3.2-?] the sender only discards what it sent at QoS 1)
+  // an unknown id (or one of a QoS 2 message) is ignored: only a QoS 1 PUBLISH is completed by PUBACK [MQTT-4.3.2-3]
   if (!qm || qm.qos !== 1) return;
   c.acks++;
   c.broker.completeOutbound(s, p.messageId);

@@ -25,7 +25,7 @@ export function handlePublish(c: Connection, p: any): void {
       if (alias === 0 || alias > limits.topicAliasMaximum) return c.close(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range');
       if (topic === '') {
         const t = c.aliasIn?.get(alias);
-        // [MQTT-3.3.4-?] an alias that was never set: protocol error.
+        // 3.3.2.3.4: an alias the receiver has no mapping for is a Protocol Error.
         if (t === undefined) return c.close(RC.PROTOCOL_ERROR, 'unknown topic alias');
         topic = t;
       } else (c.aliasIn ??= new Map()).set(alias, topic); // [MQTT-3.3.2-12] the mapping is per connection
@@ -64,12 +64,12 @@ export function handlePublish(c: Connection, p: any): void {
   }
   // [MQTT-3.3.2-2] [MQTT-4.7.3-1] topic name valid, no wildcards.
   if (validateTopicName(topic, limits)) return c.close(RC.TOPIC_NAME_INVALID, 'invalid topic name');
-  // [MQTT-3.2.2-11] QoS above the advertised Maximum QoS: DISCONNECT 0x9B.
+  // 3.2.2.3.4 (and [MQTT-3.2.2-11] for the client): QoS above our Maximum QoS -> DISCONNECT 0x9B.
   if (qos > limits.maximumQoS) return c.close(RC.QOS_NOT_SUPPORTED, 'QoS not supported');
-  // [MQTT-3.2.2-14] retain when Retain Available is 0: DISCONNECT 0x9A.
+  // 3.2.2.3.5 (and [MQTT-3.2.2-14] for the client): RETAIN while Retain Available is 0 -> DISCONNECT 0x9A.
   if (p.retain && !limits.retainAvailable) return c.close(RC.RETAIN_NOT_SUPPORTED, 'retain not supported');
   if (qos === 2 && s.inboundQos2 !== null && s.inboundQos2.has(id)) {
-    // [MQTT-4.3.3-9] a re-sent QoS 2 PUBLISH (DUP) is not delivered again; answer PUBREC.
+    // [MQTT-4.3.3-10] until PUBREL, a PUBLISH with the same id is answered PUBREC and not delivered again.
     sendAck(c, 'pubrec', id, 0, undefined);
     return;
   }
@@ -80,7 +80,8 @@ export function handlePublish(c: Connection, p: any): void {
   }
   const payload: Buffer = p.payload;
   if (msgProps !== undefined && msgProps.payloadFormatIndicator && !isValidUtf8(payload)) {
-    // [MQTT-3.3.2-4] payload format indicator 1 with a payload that is not UTF-8: 0x99.
+    // 3.3.2.3.2: payload format indicator 1 with a payload that is not UTF-8 -> 0x99 (ack or DISCONNECT);
+    // the indicator itself is forwarded unaltered [MQTT-3.3.2-4].
     if (qos === 0) return c.close(RC.PAYLOAD_FORMAT_INVALID, 'payload is not valid UTF-8');
     broker.countDrop(c.identity.clientId, topic, 'payload format invalid');
     sendAck(c, qos === 1 ? 'puback' : 'pubrec', id, RC.PAYLOAD_FORMAT_INVALID, 'payload is not valid UTF-8');

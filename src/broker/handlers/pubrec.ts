@@ -7,13 +7,14 @@ export function handlePubrec(c: Connection, p: any): void {
   const id: number = p.messageId;
   const qm = s.inflight?.get(id);
   if (!qm || qm.qos !== 2) {
-    // [MQTT-4.3.3-?] unknown packet id: PUBREL 0x92 so the client can finish its side.
+    // 3.6.2.1: unknown packet id -> PUBREL 0x92 (Packet Identifier not found).
     if (c.protocolVersion === 5) c.send({ cmd: 'pubrel', messageId: id, reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND });
     else c.send({ cmd: 'pubrel', messageId: id });
     return;
   }
   if (c.protocolVersion === 5 && (p.reasonCode ?? 0) >= 0x80) {
-    // [MQTT-4.9.0-?] PUBREC with an error reason completes the message (frees the window).
+    // [MQTT-4.4.0-2] [MQTT-3.3.4-9] PUBREC >= 0x80 acknowledges the message: never resent, frees the window;
+    // for a $share delivery it is not sent to another member either [MQTT-4.8.2-6].
     c.broker.completeOutbound(s, id);
     return;
   }

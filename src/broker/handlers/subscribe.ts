@@ -14,7 +14,7 @@ export function handleSubscribe(c: Connection, p: any): void {
   const v5 = c.protocolVersion === 5;
   const subId: number | undefined = v5 ? p.properties?.subscriptionIdentifier : undefined;
   if (subId !== undefined) {
-    // [MQTT-3.8.2-?] Subscription Identifiers not available: DISCONNECT 0xA1.
+    // 3.2.2.3.12 / 3.8.2.1.2: Subscription Identifiers not available -> DISCONNECT 0xA1.
     if (!limits.subscriptionIdentifiersAvailable) return c.close(RC.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, 'subscription identifiers not supported');
     // a Subscription Identifier of 0 is a protocol error (3.8.2.1.2)
     if (subId === 0) return c.close(RC.PROTOCOL_ERROR, 'subscription identifier 0');

@@ -6,7 +6,7 @@ export function handleUnsubscribe(c: Connection, p: any): void {
   const broker = c.broker;
   const s = c.session!;
   const filters: string[] = p.unsubscriptions ?? [];
-  // [MQTT-3.10.3-2] at least one filter
+  // [MQTT-3.10.2-2] at least one filter
   if (filters.length === 0) return c.close(RC.PROTOCOL_ERROR, 'UNSUBSCRIBE without filters');
   const codes: number[] = [];
   const removed: string[] = [];

@@ -98,7 +98,7 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-/** Strict UTF-8 check (payload format indicator 1, [MQTT-3.3.2-4]). */
+/** Strict UTF-8 check (payload format indicator 1, section 3.3.2.3.2). */
 export function isValidUtf8(buf: Buffer): boolean {
   return isUtf8(buf);
 }

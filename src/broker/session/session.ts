@@ -41,7 +41,7 @@ export class Session implements Subscriber {
   protocolVersion: ProtocolVersion = 5;
   /** Seconds; 0 = ends with the connection; 0xFFFFFFFF = never expires. */
   expiryInterval = 0;
-  /** Expiry given in CONNECT (for [MQTT-3.14.2-2]). */
+  /** Expiry given in CONNECT (DISCONNECT may not raise it from 0, 3.14.2.2.2). */
   connectExpiry = 0;
   readonly subs = new Map<string, Subscription>();
   link: Link | null = null;
@@ -74,7 +74,7 @@ export class Session implements Subscriber {
     return this.queue === null ? 0 : this.queue.length;
   }
 
-  /** Next free packet identifier (1..65535) not used by an inflight message, [MQTT-2.2.1-3]. */
+  /** Next free packet identifier (1..65535) not used by an inflight message, [MQTT-2.2.1-4]. */
   allocMessageId(): number {
     const inflight = this.inflight;
     for (let i = 0; i < 65535; i++) {
