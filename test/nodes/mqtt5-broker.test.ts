@@ -375,6 +375,16 @@ describe('mqtt5-broker node', function () {
     await waitFor(() => events.some((e) => e.topic === 'connected' && e.payload.clientId === 'new-user'), 5000, 'event from adopted broker');
     assert.equal(closes, 0, 'client kept across a security change');
 
+    // 2b. a "modified nodes" deploy changing only the ACL: applied in place, client kept
+    await helper.setFlows(brokerFlow('b1', { tcpPort: port, copyTopic: 'copy/#', acl: [{ user: '*', topic: 'k/#', access: 'readwrite' }] }), 'nodes', {
+      b1: { users: JSON.stringify([{ username: 'u', password: 'p' }]) },
+    });
+    await waitFor(() => lastStatus('b1').fill === 'green', 10000, 'green after a nodes deploy');
+    await assert.rejects(c.subscribeAsync('other/#', { qos: 1 }), /Not authorized/);
+    helper.getNode('b1').receive({ topic: 'k/3', payload: 'after-acl', qos: 1 });
+    await waitFor(() => got.includes('after-acl'), 5000, 'message after the ACL change');
+    assert.equal(closes, 0, 'client kept across a modified-nodes deploy');
+
     // 3. listener change: old port closed (clients told 0x8B), new port open
     const port2 = await freePort();
     const reason = new Promise<number>((resolve) => c.once('disconnect', (p: any) => resolve(p.reasonCode)));
