@@ -64,7 +64,8 @@ export function request(
  * rebuild nodes/ at any time, so a running Node-RED must not load from it directly.
  */
 export async function snapshotBrokerNode(dest: string): Promise<void> {
-  const src = path.join(ROOT, 'nodes');
+  // MQTT5HUB_NODES_DIR: test another build (e.g. a patched engine) without touching nodes/
+  const src = process.env.MQTT5HUB_NODES_DIR ? path.resolve(process.env.MQTT5HUB_NODES_DIR) : path.join(ROOT, 'nodes');
   const entry = ['mqtt5-broker.js', 'mqtt5-broker.html'];
   await waitFor(() => entry.every((f) => fs.existsSync(path.join(src, f))) && fs.existsSync(path.join(src, 'lib', 'nodes', 'mqtt5-broker', 'index.js')), 60000, 'built nodes/mqtt5-broker (run npm run build)');
   fs.mkdirSync(dest, { recursive: true });
