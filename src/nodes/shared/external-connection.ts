@@ -117,7 +117,8 @@ export class ExternalConnection extends MqttConnection {
     client.on('error', (err) => {
       const code = (err as { code?: unknown }).code;
       this.lastError = {
-        reason: describeError(err),
+        // before CONNACK under MQTT 3.1.1, numeric codes are CONNACK return codes (4 = bad credentials)
+        reason: describeError(err, o.protocolVersion === 4 && !client.connected),
         ...(typeof code === 'number' ? { reasonCode: code } : {}),
       };
     });

@@ -59,9 +59,9 @@ export function hex(code: number): string {
   return '0x' + code.toString(16).padStart(2, '0');
 }
 
-/** "0x87 not authorized" */
-export function reasonText(code: number): string {
-  const t = V5[code] ?? V3[code] ?? 'unknown reason';
+/** "0x87 not authorized"; `v3Connack`: an MQTT 3.1.1 CONNACK return code (1-5 mean something else there). */
+export function reasonText(code: number, v3Connack = false): string {
+  const t = (v3Connack ? V3[code] : undefined) ?? V5[code] ?? V3[code] ?? 'unknown reason';
   return `${hex(code)} ${t}`;
 }
 
@@ -96,11 +96,11 @@ const NET: Record<string, string> = {
 };
 
 /** Short reason for a connection-level error, e.g. "0x86 bad user name or password" or "DNS lookup failed (ENOTFOUND broker.invalid)". */
-export function describeError(err: unknown): string {
+export function describeError(err: unknown, v3Connack = false): string {
   if (!err) return 'unknown error';
   const e = err as { code?: unknown; message?: string; hostname?: string; reasonCode?: number };
-  if (typeof e.reasonCode === 'number') return reasonText(e.reasonCode);
-  if (typeof e.code === 'number') return reasonText(e.code);
+  if (typeof e.reasonCode === 'number') return reasonText(e.reasonCode, v3Connack);
+  if (typeof e.code === 'number') return reasonText(e.code, v3Connack);
   if (typeof e.code === 'string') {
     const base = NET[e.code];
     if (base) return `${base} (${e.code}${e.hostname ? ' ' + e.hostname : ''})`;
