@@ -198,6 +198,9 @@ describe('mqtt5-broker node', function () {
     assert.match(texts[1]!, /msg.qos must be 0, 1 or 2/);
     assert.match(texts[2]!, /unknown msg.action "explode"/);
     assert.match(texts[3]!, /needs the client id/);
+    assert.equal(lastStatus('b1').fill, 'red');
+    assert.match(lastStatus('b1').text ?? '', /needs the client id/);
+    await waitFor(() => lastStatus('b1').fill === 'green', 8000, 'status back to the listeners after an input error');
     // still serving
     await connect(`mqtt://127.0.0.1:${port}`);
   });

@@ -48,6 +48,7 @@ export = function (RED: any): void {
     let cfg: BrokerNodeConfig | null = null;
     let closed = false;
     let statusTimer: NodeJS.Timeout | null = null;
+    let errorTimer: NodeJS.Timeout | null = null;
     let lastStatus = '';
 
     const setStatus = (s: { fill: string; shape: string; text: string }): void => {
@@ -57,7 +58,7 @@ export = function (RED: any): void {
       node.status(s);
     };
     const refreshStatus = (): void => {
-      if (runtime && !closed) setStatus(statusText(runtime));
+      if (runtime && !closed && !errorTimer) setStatus(statusText(runtime));
     };
 
     const sink: RuntimeSink = {
@@ -174,16 +175,15 @@ export = function (RED: any): void {
           done();
         } catch (e) {
           const text = (e as Error).message ?? String(e);
-          node.status({ fill: 'red', shape: 'ring', text });
+          // shown for a few seconds, then the listener/client status comes back
+          setStatus({ fill: 'red', shape: 'ring', text });
           done(new Error(text));
-          if (statusTimer === null) {
-            statusTimer = setTimeout(() => {
-              statusTimer = null;
-              lastStatus = '';
-              refreshStatus();
-            }, 3000);
-            statusTimer.unref();
-          }
+          if (errorTimer) clearTimeout(errorTimer);
+          errorTimer = setTimeout(() => {
+            errorTimer = null;
+            refreshStatus();
+          }, 3000);
+          errorTimer.unref();
         }
       });
     });
@@ -232,7 +232,9 @@ export = function (RED: any): void {
     node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
       if (statusTimer) clearTimeout(statusTimer);
+      if (errorTimer) clearTimeout(errorTimer);
       statusTimer = null;
+      errorTimer = null;
       void ready.then(async () => {
         const rt = runtime;
         runtime = null;
