@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import { freePort, requireTool, ROOT, tmpDir, waitFor } from '../helpers/env';
-import { exampleNames, installPack, MODULE, NodeRedInstance, packageNodeTypes, readExample, startNodeRed } from '../package/nodered';
+import { MosquittoInstance, startMosquitto } from '../helpers/mosquitto';
+import { exampleNames, installedExamples, installPack, MODULE, NodeRedInstance, packageNodeTypes, readExample, startNodeRed } from '../package/nodered';
 
 declare const RED: any;
 declare const $: any;
@@ -75,6 +76,8 @@ describe('e2e: the Node-RED editor in Chromium', function () {
   let ctx: BrowserContext | undefined;
   let page: Page;
   let profile: string;
+  let examplesDir: string;
+  let mosquitto: MosquittoInstance | undefined;
   const pageErrors: string[] = [];
   const defs = new Map<string, TypeInfo>();
 
@@ -85,7 +88,11 @@ describe('e2e: the Node-RED editor in Chromium', function () {
 
   before(async function () {
     const chromiumBin = requireTool(this, process.env.CHROMIUM ?? '/usr/bin/chromium', 'apt-get install chromium');
-    nr = await startNodeRed({ modules: await installPack() });
+    // stands in for the "external broker" of the examples (mqtt://127.0.0.1:1883)
+    mosquitto = await startMosquitto(this);
+    const modules = await installPack();
+    examplesDir = installedExamples(modules);
+    nr = await startNodeRed({ modules });
     profile = tmpDir('mqtt5hub-chromium-');
     ctx = await chromium.launchPersistentContext(profile, {
       executablePath: chromiumBin,
@@ -100,6 +107,8 @@ describe('e2e: the Node-RED editor in Chromium', function () {
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     await page.goto(nr.url);
     await page.waitForSelector('.red-ui-palette-node[data-palette-type="inject"]', { timeout: 60000 });
+    // notifications ("Imported...", "Successfully deployed") would cover the screenshots
+    await page.addStyleTag({ content: '#red-ui-notifications { display: none !important; }' });
     // the editor registers node definitions one module after another: wait for ours (a type that
     // never appears fails its own tests below)
     await page
@@ -118,6 +127,7 @@ describe('e2e: the Node-RED editor in Chromium', function () {
 
   after(async function () {
     if (ctx) await ctx.close();
+    if (mosquitto) await mosquitto.stop();
     if (nr) await nr.stop();
     if (profile) fs.rmSync(profile, { recursive: true, force: true });
   });
@@ -268,7 +278,9 @@ describe('e2e: the Node-RED editor in Chromium', function () {
         if (ok === null) problems.push(`${sel} does not exist`);
         else if (!ok) problems.push(`${sel}=${c.value} not flagged as an error (${c.why})`);
       }
-      await closeDialog(true);
+      // a node is saved (Done) to check it is marked invalid; a config node is cancelled (an invalid
+      // config node left behind would make every later Deploy ask for confirmation)
+      await closeDialog(!!id);
       if (id) {
         const node = await page.evaluate((i: string) => {
           const n = RED.nodes.node(i);
@@ -284,108 +296,137 @@ describe('e2e: the Node-RED editor in Chromium', function () {
     });
   }
 
-  it('imports every example through Import > Examples and deploys it; our nodes show a status, none red', async function () {
-    this.timeout(180000);
-    const examples = exampleNames();
-    assert.ok(examples.length > 0, 'no examples');
-    // start from an empty, deployed workspace
-    await page.evaluate(() => {
-      RED.nodes.clear();
-      RED.view.redraw(true);
-    });
-    const problems: string[] = [];
-    for (const name of examples) {
-      await page.click('#red-ui-header-button-sidemenu');
-      await page.click('#menu-item-import');
-      await page.click('#red-ui-tab-red-ui-clipboard-dialog-import-tab-examples a');
-      const tree = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
-      const label = (text: string) =>
-        tree.locator('.red-ui-treeList-label-text', { hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).filter({ visible: true }).first();
-      // the tree keeps its expanded folders between openings: expand a level only when the next is hidden
-      const steps = [MODULE, ...name.split('/')];
-      for (let i = 0; i < steps.length; i++) {
-        const next = steps[i + 1];
-        if (next !== undefined && (await label(next).isVisible())) continue;
-        await label(steps[i]!).click();
-      }
-      await page.click('#red-ui-clipboard-dialog-ok');
-      await page.waitForSelector('#red-ui-clipboard-dialog', { state: 'hidden' });
-      // Import fetches the example, then adds it (nodes without a tab follow the mouse until a click)
-      const imported = readExample(name).map((n) => n.id);
-      const arrived = await page
-        .waitForFunction((ids: string[]) => ids.some((i) => RED.nodes.node(i) || RED.nodes.workspace(i)), imported, { timeout: 15000 })
-        .then(
-          () => true,
-          () => false,
-        );
-      await page.mouse.move(400, 300);
-      await page.mouse.click(400, 300);
-      if (!arrived) {
-        problems.push(`${name}: no node imported`);
-        continue;
-      }
-      const absent = await page.evaluate((ids: string[]) => ids.filter((i) => !(RED.nodes.node(i) || RED.nodes.workspace(i))), imported);
-      if (absent.length) problems.push(`${name}: nodes not imported (ids changed by an import conflict?): ${absent.join(', ')}`);
+  /** Menu > Import > Examples > <module> > <name> > Import; returns false when nothing arrived. */
+  async function importExample(name: string): Promise<boolean> {
+    await page.click('#red-ui-header-button-sidemenu');
+    await page.click('#menu-item-import');
+    await page.click('#red-ui-tab-red-ui-clipboard-dialog-import-tab-examples a');
+    const tree = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
+    const label = (text: string) =>
+      tree.locator('.red-ui-treeList-label-text', { hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).filter({ visible: true }).first();
+    // the tree keeps its expanded folders between openings: expand a level only when the next is hidden
+    const steps = [MODULE, ...name.split('/')];
+    for (let i = 0; i < steps.length; i++) {
+      const next = steps[i + 1];
+      if (next !== undefined && (await label(next).isVisible())) continue;
+      await label(steps[i]!).click();
     }
-    // examples bind well-known ports; this machine runs other tests, so move 1883 to a free port
-    const port = await freePort();
-    await page.evaluate((p: number) => {
-      const fix = (n: any): void => {
-        for (const k of Object.keys(n)) {
-          if (k.startsWith('_') || k === 'id' || k === 'z' || k === 'wires') continue;
-          const v = n[k];
-          if (v === 1883) n[k] = p;
-          else if (v === '1883') n[k] = String(p);
-          else if (typeof v === 'string' && /:1883\b/.test(v)) n[k] = v.replace(/:1883\b/g, ':' + p);
-        }
-      };
-      RED.nodes.eachNode(fix);
-      RED.nodes.eachConfig(fix);
-      RED.nodes.dirty(true);
-    }, port);
-    await shot('examples-imported');
-    await page.click('#red-ui-header-button-deploy');
-    await page.waitForFunction(() => !RED.nodes.dirty(), undefined, { timeout: 30000 });
+    await page.click('#red-ui-clipboard-dialog-ok');
+    await page.waitForSelector('#red-ui-clipboard-dialog', { state: 'hidden' });
+    // Import fetches the example, then adds it (nodes without a tab follow the mouse until a click)
+    const ids = readExample(name, examplesDir).map((n) => n.id);
+    const arrived = await page
+      .waitForFunction((list: string[]) => list.some((i) => RED.nodes.node(i) || RED.nodes.workspace(i)), ids, { timeout: 15000 })
+      .then(
+        () => true,
+        () => false,
+      );
+    await page.mouse.move(500, 400);
+    await page.mouse.click(500, 400);
+    return arrived;
+  }
 
-    const ours = new Set(types);
-    const statusTypes = [...defs.values()].filter((d) => d.category !== 'config' && d.type.startsWith('mqtt5-')).map((d) => d.type);
-    let statuses: Array<{ id: string; type: string; fill?: string; text?: string }> = [];
-    const collect = async (): Promise<typeof statuses> =>
-      page.evaluate((our: string[]) => {
-        const out: Array<{ id: string; type: string; fill?: string; text?: string }> = [];
-        RED.nodes.eachNode((n: any) => {
-          if (our.includes(n.type)) out.push({ id: n.id, type: n.type, fill: n.status?.fill, text: n.status?.text });
+  for (const name of exampleNames()) {
+    it(`imports example "${name}" through Import > Examples, deploys it; our mqtt5 nodes turn green, none red`, async function () {
+      this.timeout(90000);
+      assert.ok(exampleNames(examplesDir).includes(name), `examples/${name}.json is not in the installed package`);
+      // one example at a time: clear the workspace (the deploy below replaces the running flows)
+      const errorsBefore = pageErrors.length;
+      await page.evaluate(() => {
+        const tabs: any[] = [];
+        RED.nodes.eachWorkspace((ws: any) => {
+          tabs.push(ws);
         });
-        return out;
-      }, [...ours]);
-    try {
+        // Flows > Add, then Flows > Delete for every other tab (the last tab cannot be deleted), then
+        // the config nodes
+        RED.workspaces.add();
+        for (const ws of tabs) RED.workspaces.delete(ws);
+        const configs: string[] = [];
+        RED.nodes.eachConfig((c: any) => {
+          configs.push(c.id);
+        });
+        for (const id of configs) RED.nodes.remove(id);
+        RED.nodes.dirty(true);
+        RED.view.redraw(true);
+      });
+      const mark = nr!.log().length;
+      assert.ok(await importExample(name), `${name}: no node imported`);
+      const ids = readExample(name, examplesDir).map((n) => n.id);
+      const absent = await page.evaluate((list: string[]) => list.filter((i) => !(RED.nodes.node(i) || RED.nodes.workspace(i))), ids);
+      assert.deepEqual(absent, [], `${name}: nodes not imported with their ids (import conflict?)`);
+
+      // Examples use 1883 for their own mqtt5-broker or for an external broker. This machine runs
+      // other tests: an example's own broker moves to a free port, an external one is mosquitto.
+      const flow = readExample(name, examplesDir);
+      const ownBroker = flow.some((n) => n.type === 'mqtt5-broker' && n.tcpEnabled !== false && Number(n.tcpPort) === 1883);
+      const port = ownBroker ? await freePort() : mosquitto!.port;
+      await page.evaluate(
+        ({ p, list }: { p: number; list: string[] }) => {
+          for (const id of list) {
+            const n = RED.nodes.node(id);
+            if (!n) continue;
+            for (const k of Object.keys(n)) {
+              if (k.startsWith('_') || k === 'id' || k === 'z' || k === 'wires') continue;
+              const v = n[k];
+              if (v === 1883) n[k] = p;
+              else if (v === '1883') n[k] = String(p);
+              else if (typeof v === 'string' && /:1883\b/.test(v)) n[k] = v.replace(/:1883\b/g, ':' + p);
+            }
+          }
+          RED.nodes.dirty(true);
+        },
+        { p: port, list: ids },
+      );
+      await page.click('#red-ui-header-button-deploy');
+      // a confirmation (invalid nodes, unused config nodes...) means the example is not clean
+      const confirm = await page
+        .waitForSelector('.ui-dialog:visible #red-ui-deploy-dialog-confirm-deploy-deploy, .ui-dialog:visible .ui-dialog-buttonset button.primary', { timeout: 1500 })
+        .catch(() => null);
+      if (confirm) {
+        const text = await page.locator('.ui-dialog:visible .ui-dialog-content').last().innerText();
+        await shot(`confirm-${name.replace(/\//g, '_')}`);
+        await page.locator('.ui-dialog:visible .ui-dialog-buttonset button.primary').last().click();
+        assert.fail(`${name}: Deploy asked for confirmation: ${text}`);
+      }
+      await page.waitForFunction(() => !RED.nodes.dirty(), undefined, { timeout: 30000 });
+
+      const mqttTypes = [...defs.values()].filter((d) => d.category !== 'config' && d.type.startsWith('mqtt5-')).map((d) => d.type);
+      type St = { id: string; type: string; fill?: string; text?: string };
+      let statuses: St[] = [];
+      const collect = (): Promise<St[]> =>
+        page.evaluate(
+          ({ our, list }: { our: string[]; list: string[] }) => {
+            const out: Array<{ id: string; type: string; fill?: string; text?: string }> = [];
+            for (const id of list) {
+              const n = RED.nodes.node(id);
+              if (n && our.includes(n.type)) out.push({ id: n.id, type: n.type, fill: n.status?.fill, text: n.status?.text });
+            }
+            return out;
+          },
+          { our: types, list: ids },
+        );
       await waitFor(
         async () => {
           statuses = await collect();
-          return statuses.filter((s) => statusTypes.includes(s.type)).every((s) => s.fill === 'green');
+          return statuses.filter((st) => mqttTypes.includes(st.type)).every((st) => st.fill === 'green');
         },
         20000,
         'every mqtt5 node to report a green status',
-      );
-    } catch {
-      // fall through: the assertions below say which node is not green
-    }
-    // screenshot the demo tab without the import/deploy notifications on top
-    await page.evaluate(() => {
-      $('.red-ui-notification').remove();
-      const demo = RED.nodes.workspace('f0d1e0a1b2c3d4e5');
-      if (demo) RED.workspaces.show(demo.id);
-      RED.view.select([]);
+      ).catch(() => undefined); // the assertions below say which node is not green
+      if (name === 'demo') {
+        await page.evaluate(() => RED.view.select([]));
+        await page.waitForTimeout(500);
+        await shot('demo-flow');
+      }
+      const problems: string[] = [];
+      for (const st of statuses) {
+        if (st.fill === 'red') problems.push(`${st.type} ${st.id}: red status "${st.text}"`);
+        else if (mqttTypes.includes(st.type) && st.fill !== 'green') problems.push(`${st.type} ${st.id}: status ${st.fill ?? 'none'} "${st.text ?? ''}"`);
+      }
+      const log = nr!.logSince(mark);
+      if (/Waiting for missing types|\[error\]/.test(log)) problems.push(`node-red log reports errors:\n${log}`);
+      assert.deepEqual(problems, []);
+      assert.deepEqual(pageErrors.slice(errorsBefore), [], 'script errors in the editor');
     });
-    await page.waitForTimeout(500);
-    await shot('examples-deployed');
-    for (const s of statuses) {
-      if (s.fill === 'red') problems.push(`${s.type} ${s.id}: red status "${s.text}"`);
-      else if (statusTypes.includes(s.type) && s.fill !== 'green') problems.push(`${s.type} ${s.id}: status ${s.fill ?? 'none'} "${s.text ?? ''}"`);
-    }
-    const log = nr!.log();
-    if (/Waiting for missing types|\[error\]/.test(log)) problems.push(`node-red log reports errors:\n${log}`);
-    assert.deepEqual(problems, []);
-    assert.deepEqual(pageErrors, [], 'script errors in the editor');
-  });
+  }
 });

@@ -37,9 +37,11 @@ export function packageNodeTypes(): string[] {
   return Object.keys(PKG['node-red'].nodes);
 }
 
-/** Example flow files, relative to examples/ without ".json" (how Node-RED names them). */
-export function exampleNames(): string[] {
-  const dir = path.join(ROOT, 'examples');
+/**
+ * Example flow files, relative to examples/ without ".json" (how Node-RED names them).
+ * `dir`: another examples/ directory, e.g. the installed package's (see `installedExamples`).
+ */
+export function exampleNames(dir = path.join(ROOT, 'examples')): string[] {
   const out: string[] = [];
   const walk = (d: string, rel: string): void => {
     if (!fs.existsSync(d)) return;
@@ -60,8 +62,8 @@ export interface FlowNode {
 }
 
 /** Reads and parses examples/<name>.json; throws a precise error when it is not a flow. */
-export function readExample(name: string): FlowNode[] {
-  const file = path.join(ROOT, 'examples', `${name}.json`);
+export function readExample(name: string, dir = path.join(ROOT, 'examples')): FlowNode[] {
+  const file = path.join(dir, `${name}.json`);
   const flow: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
   if (!Array.isArray(flow)) throw new Error(`examples/${name}.json: top level is not an array of nodes`);
   flow.forEach((n: unknown, i) => {
@@ -105,6 +107,11 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promi
       else resolve(stdout);
     });
   });
+}
+
+/** examples/ of the installed package (what Node-RED serves), given installPack()'s node_modules. */
+export function installedExamples(modules: string): string {
+  return path.join(modules, MODULE, 'examples');
 }
 
 /** Built files every node type needs before the package can be packed. */
