@@ -15,6 +15,7 @@ import * as mqttPacket from 'mqtt-packet';
 import mqtt from 'mqtt';
 import { createBroker } from '../../src/broker';
 import type { Broker } from '../../src/broker/types';
+import { packetReader } from '../../bench/packets';
 import { delay, freePort, waitFor } from '../helpers/env';
 
 // ------------------------------------------------------------------------------------------
@@ -338,6 +339,9 @@ function settle(stream: Duplex, brokerSide: Duplex, ms: number): Promise<void> {
   });
 }
 
+/** Packets the broker sent back, by type (CONNACK = 2, PUBACK = 4, SUBACK = 9, DISCONNECT = 14, ...). */
+const responses = new Array<number>(16).fill(0);
+
 async function fuzzOverStreams(broker: Broker, r: Rand, targetPackets: number, batch: number): Promise<number> {
   let fed = 0;
   let id = 0;
@@ -347,7 +351,8 @@ async function fuzzOverStreams(broker: Broker, r: Rand, targetPackets: number, b
       const { chunks, packets } = fuzzConnection(r, id++);
       fed += packets;
       const [client, server] = duplexPair();
-      client.on('data', () => {});
+      // the broker's answers must be well-framed MQTT (packetReader throws otherwise: escapes, fails the test)
+      client.on('data', packetReader((first) => responses[first >> 4]++));
       client.on('error', () => {});
       server.on('error', () => {});
       broker.handleStream(server, { listener: 'fuzz', remoteAddress: '127.0.0.1' });
@@ -466,6 +471,15 @@ describe('broker fuzz: random and mutated packets', function () {
     const total = viaStreams + viaTcp;
     process.stdout.write(`      fed ${total} packets (${viaStreams} via handleStream, ${viaTcp} via TCP) in ${Date.now() - t0} ms\n`);
     assert.ok(total >= 100000, `only ${total} packets fed`);
+    // the fuzz reached the handlers behind CONNECT, not only the framing
+    const [connack, puback, pubrec, suback, unsuback, pingresp, disconnect] = [2, 4, 5, 9, 11, 13, 14].map((t) => responses[t]);
+    process.stdout.write(
+      `      broker answered: CONNACK ${connack}, PUBACK ${puback}, PUBREC ${pubrec}, SUBACK ${suback}, ` +
+        `UNSUBACK ${unsuback}, PINGRESP ${pingresp}, DISCONNECT ${disconnect}\n`,
+    );
+    for (const [name, n] of Object.entries({ connack, puback, pubrec, suback, unsuback, pingresp, disconnect })) {
+      assert.ok(n > 0, `the broker never sent ${name.toUpperCase()} (seed ${seed})`);
+    }
 
     // every fuzz connection is gone
     await waitFor(() => broker.clients().length === 0, 15000, 'fuzz clients to be gone');
