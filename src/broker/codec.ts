@@ -11,6 +11,10 @@
 import * as mqtt from 'mqtt-packet';
 import type { ProtocolVersion } from './types';
 
+// mqtt-packet pre-builds 65,536 cached number buffers (~6 MB) on its first generate(); the hot
+// packets are encoded here, so the cache buys nothing: generate numbers on the fly instead.
+(mqtt as unknown as { writeToStream: { cacheNumbers: boolean } }).writeToStream.cacheNumbers = false;
+
 const PARSERS: Array<mqtt.Parser | null> = [null, null, null, null, null, null];
 let parsed: any = null;
 let parseError: Error | null = null;

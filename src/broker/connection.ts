@@ -65,6 +65,20 @@ let cacheV4: Buffer | null = null;
 let cacheV5: Buffer | null = null;
 
 const PINGREQ_PACKET = Object.freeze({ cmd: 'pingreq' });
+const CONN = Symbol('mqtt5-hub.connection');
+type ConnStream = Duplex & { [CONN]: Connection };
+function onStreamData(this: ConnStream, d: Buffer): void {
+  this[CONN].onData(d);
+}
+function onStreamError(this: ConnStream, e: Error): void {
+  this[CONN].onStreamError(e);
+}
+function onStreamEnd(this: ConnStream): void {
+  this[CONN].teardown(RC.UNSPECIFIED_ERROR);
+}
+function onStreamDrain(this: ConnStream): void {
+  this[CONN].onStreamDrain();
+}
 const ACK_CMD: Record<number, string> = { 0x40: 'puback', 0x50: 'pubrec', 0x62: 'pubrel', 0x70: 'pubcomp' };
 /** Fixed header length of the packet framed last (set by frameLength). */
 let frameHdr = 0;
@@ -123,19 +137,25 @@ export class Connection implements Link {
     this.createdAt = this.lastActivity = Date.now();
     this.identity = { clientId: '', protocolVersion: 4, remoteAddress, listener: listenerId };
     if (certificateSubject) this.identity.certificateSubject = certificateSubject;
-    stream.on('data', (d: Buffer) => this.onData(d));
-    stream.on('error', (e: Error) => {
-      if (this.state !== ConnState.Closed) {
-        this.broker.emit('clientError', { clientId: this.identity.clientId || undefined, remoteAddress, error: e });
-      }
-      this.teardown(RC.UNSPECIFIED_ERROR);
-    });
-    stream.on('end', () => this.teardown(RC.UNSPECIFIED_ERROR));
-    stream.on('close', () => this.teardown(RC.UNSPECIFIED_ERROR));
-    stream.on('drain', () => {
-      this.congestedSince = 0;
-      if (this.session && this.session.link === this) this.broker.drain(this.session);
-    });
+    // shared listener functions (no closures per connection): the stream points back to us
+    (stream as unknown as Record<symbol, Connection>)[CONN] = this;
+    stream.on('data', onStreamData);
+    stream.on('error', onStreamError);
+    stream.on('end', onStreamEnd);
+    stream.on('close', onStreamEnd);
+    stream.on('drain', onStreamDrain);
+  }
+
+  onStreamError(e: Error): void {
+    if (this.state !== ConnState.Closed) {
+      this.broker.emit('clientError', { clientId: this.identity.clientId || undefined, remoteAddress: this.remoteAddress, error: e });
+    }
+    this.teardown(RC.UNSPECIFIED_ERROR);
+  }
+
+  onStreamDrain(): void {
+    this.congestedSince = 0;
+    if (this.session && this.session.link === this) this.broker.drain(this.session);
   }
 
   info(): { connectedAt: number; keepAlive: number; cleanStart: boolean } {
@@ -144,7 +164,7 @@ export class Connection implements Link {
 
   // ------------------------------------------------------------------ input
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.state === ConnState.Closed) return;
     this.broker.bytesReceived += chunk.length;
     this.lastActivity = Date.now();

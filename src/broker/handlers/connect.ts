@@ -167,8 +167,9 @@ export function handleConnect(c: Connection, p: any): void {
         connack.properties = cp;
       }
       // [MQTT-3.2.0-1] CONNACK is the first packet the server sends.
-      c.send(connack);
-      broker.emit('clientConnected', {
+      if (v5) c.send(connack);
+      else c.writeRaw(sessionPresent ? CONNACK_V4_PRESENT : CONNACK_V4);
+      if (broker.listenerCount('clientConnected') > 0) broker.emit('clientConnected', {
         ...c.identity,
         connectedAt: c.connectedAt,
         keepAlive,
@@ -186,6 +187,9 @@ export function handleConnect(c: Connection, p: any): void {
     else finish(r);
   }
 }
+
+const CONNACK_V4 = Buffer.from([0x20, 0x02, 0x00, 0x00]);
+const CONNACK_V4_PRESENT = Buffer.from([0x20, 0x02, 0x01, 0x00]);
 
 /** Connections in the middle of enhanced authentication. */
 export const pendingConnect = new WeakMap<Connection, { finishAuth: (r: AuthResult | undefined) => void; req: AuthenticateRequest }>();
