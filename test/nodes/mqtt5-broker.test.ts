@@ -278,13 +278,26 @@ describe('mqtt5-broker node', function () {
     assert.ok(!bobGot.includes('public/secret=no'), 'deny rule carves public/secret out of bob\'s read access');
   });
 
-  it('TLS with a tls-config node, requiring client certificates (mqtt.js and mosquitto)', async function () {
+  it('TLS and wss with a tls-config node, requiring client certificates (mqtt.js and mosquitto)', async function () {
     const openssl = requireTool(this, 'openssl', 'apt-get install openssl');
     const t = makeTlsFiles(openssl);
     try {
       const port = await freePort();
+      const wssPort = await freePort();
       await helper.load([brokerNode, tlsNode], [
-        ...brokerFlow('b1', { tcpEnabled: false, tlsEnabled: true, tlsPort: port, tlsHost: '127.0.0.1', tls: 'tls1', tlsRequireCert: true }),
+        ...brokerFlow('b1', {
+          tcpEnabled: false,
+          tlsEnabled: true,
+          tlsPort: port,
+          tlsHost: '127.0.0.1',
+          tls: 'tls1',
+          tlsRequireCert: true,
+          wsEnabled: true,
+          wsMode: 'port',
+          wsPort: wssPort,
+          wsHost: '127.0.0.1',
+          wsTls: true,
+        }),
         { id: 'tls1', z: 'f1', type: 'tls-config', cert: t.serverCert, key: t.serverKey, ca: t.ca, verifyservercert: false },
       ]);
       const events = collect('events');
@@ -294,6 +307,11 @@ describe('mqtt5-broker node', function () {
       const c = await connect(`mqtts://127.0.0.1:${port}`, { ca, key: fs.readFileSync(t.clientKey), cert: fs.readFileSync(t.clientCert), rejectUnauthorized: true, clientId: 'tls-dev' });
       await waitMsg(events, (m) => m.topic === 'connected' && m.payload.clientId === 'tls-dev', 'connected event');
       await assert.rejects(connect(`mqtts://127.0.0.1:${port}`, { ca, rejectUnauthorized: true, connectTimeout: 5000 }));
+      // wss:// on the WebSocket port, same TLS configuration and client-certificate rule
+      assert.match(lastStatus('b1').text ?? '', new RegExp(`wss:127.0.0.1:${wssPort}/mqtt`));
+      const w = await connect(`wss://127.0.0.1:${wssPort}/mqtt`, { ca, key: fs.readFileSync(t.clientKey), cert: fs.readFileSync(t.clientCert), rejectUnauthorized: true });
+      assert.ok(w.connected);
+      await assert.rejects(connect(`wss://127.0.0.1:${wssPort}/mqtt`, { ca, rejectUnauthorized: true, connectTimeout: 5000 }));
 
       const got = new Promise<string>((resolve) => c.once('message', (_t, p) => resolve(p.toString())));
       await c.subscribeAsync('tls/#', { qos: 1 });

@@ -31,6 +31,8 @@ export interface RawBrokerConfig {
   wsPort?: number | string;
   wsHost?: string;
   wsPath?: string;
+  /** Serve the WebSocket port as wss:// with the TLS configuration chosen for the TLS listener. */
+  wsTls?: boolean | string;
   allowAnonymous?: boolean | string;
   acl?: unknown;
   maxConnections?: number | string;
@@ -62,7 +64,8 @@ export interface TlsMaterial {
 export type ListenerSpec =
   | { id: 'tcp'; type: 'tcp'; host: string; port: number }
   | { id: 'tls'; type: 'tls'; host: string; port: number; requireCertificate: boolean; tls: TlsMaterial }
-  | { id: 'ws'; type: 'ws'; host: string; port: number; path: string }
+  /** WebSocket on its own port; with `tls` it is wss:// (same TLS configuration and client-certificate option as the TLS listener). */
+  | { id: 'ws'; type: 'ws'; host: string; port: number; path: string; tls?: TlsMaterial; requireCertificate?: boolean }
   /** WebSocket on Node-RED's own HTTP server; `path` already includes httpNodeRoot. */
   | { id: 'ws'; type: 'ws-path'; path: string };
 
@@ -234,17 +237,20 @@ export function parseConfig(n: RawBrokerConfig, creds: RawCredentials | undefine
   if (bool(n.tcpEnabled, true)) {
     listeners.push({ id: 'tcp', type: 'tcp', host: host(n.tcpHost), port: int(n.tcpPort, 'TCP port', DEFAULTS.tcpPort, 0, 65535) });
   }
+  const requireCertificate = bool(n.tlsRequireCert, false);
+  const tlsMaterial = (what: string): TlsMaterial => {
+    if (!n.tls) throw new ConfigError(`${what}: choose a TLS configuration (tls-config node)`);
+    const tls = ctx.tlsLookup(n.tls);
+    if (typeof tls === 'string') throw new ConfigError(`${what}: ${tls}`);
+    if (!tls.key || !tls.cert) throw new ConfigError(`${what}: the TLS configuration has no private key and certificate`);
+    if (requireCertificate && !tls.ca) {
+      throw new ConfigError(`${what}: requiring client certificates needs a CA certificate in the TLS configuration`);
+    }
+    return tls;
+  };
   if (bool(n.tlsEnabled, false)) {
     const port = int(n.tlsPort, 'TLS port', DEFAULTS.tlsPort, 0, 65535);
-    if (!n.tls) throw new ConfigError('TLS listener: choose a TLS configuration (tls-config node)');
-    const tls = ctx.tlsLookup(n.tls);
-    if (typeof tls === 'string') throw new ConfigError(`TLS listener: ${tls}`);
-    if (!tls.key || !tls.cert) throw new ConfigError('TLS listener: the TLS configuration has no private key and certificate');
-    const requireCertificate = bool(n.tlsRequireCert, false);
-    if (requireCertificate && !tls.ca) {
-      throw new ConfigError('TLS listener: requiring client certificates needs a CA certificate in the TLS configuration');
-    }
-    listeners.push({ id: 'tls', type: 'tls', host: host(n.tlsHost), port, requireCertificate, tls });
+    listeners.push({ id: 'tls', type: 'tls', host: host(n.tlsHost), port, requireCertificate, tls: tlsMaterial('TLS listener') });
   }
   if (bool(n.wsEnabled, false)) {
     const p = (n.wsPath ?? '').trim() || DEFAULTS.wsPath;
@@ -254,7 +260,12 @@ export function parseConfig(n: RawBrokerConfig, creds: RawCredentials | undefine
       if (ctx.httpNodeRoot === false) throw new ConfigError('WebSocket path: httpNodeRoot is disabled in settings.js; use a WebSocket port instead');
       listeners.push({ id: 'ws', type: 'ws-path', path: joinHttpPath(ctx.httpNodeRoot, p) });
     } else {
-      listeners.push({ id: 'ws', type: 'ws', host: host(n.wsHost), port: int(n.wsPort, 'WebSocket port', DEFAULTS.wsPort, 0, 65535), path: p });
+      const port = int(n.wsPort, 'WebSocket port', DEFAULTS.wsPort, 0, 65535);
+      if (bool(n.wsTls, false)) {
+        listeners.push({ id: 'ws', type: 'ws', host: host(n.wsHost), port, path: p, tls: tlsMaterial('secure WebSocket (wss)'), requireCertificate });
+      } else {
+        listeners.push({ id: 'ws', type: 'ws', host: host(n.wsHost), port, path: p });
+      }
     }
   }
   if (listeners.length === 0) throw new ConfigError('no listener enabled: enable TCP, TLS or WebSocket');

@@ -35,6 +35,7 @@
       wsPort: { value: 8080, validate: portOk('wsEnabled') },
       wsHost: { value: '' },
       wsPath: { value: '/mqtt' },
+      wsTls: { value: false },
       allowAnonymous: { value: true },
       acl: { value: [] },
       maxConnections: { value: 10000, validate: isInt(1, 10000000, true) },
@@ -66,7 +67,7 @@
       var parts = [];
       if (this.tcpEnabled !== false) parts.push(':' + (this.tcpPort || 1883));
       if (this.tlsEnabled) parts.push('tls:' + (this.tlsPort || 8883));
-      if (this.wsEnabled) parts.push(this.wsMode === 'path' ? 'ws:' + (this.wsPath || '/mqtt') : 'ws:' + (this.wsPort || 8080) + (this.wsPath || '/mqtt'));
+      if (this.wsEnabled) parts.push(this.wsMode === 'path' ? 'ws:' + (this.wsPath || '/mqtt') : (this.wsTls ? 'wss:' : 'ws:') + (this.wsPort || 8080) + (this.wsPath || '/mqtt'));
       return 'mqtt5 broker ' + parts.join(' ');
     },
     labelStyle: function () {
@@ -96,11 +97,13 @@
         $('.mqtt5b-ws-port').toggle(ws && !path);
         $('.mqtt5b-ws-path').toggle(ws);
         $('.mqtt5b-ws-tip').toggle(ws && path);
+        var wss = ws && !path && $('#node-input-wsTls').prop('checked');
+        $('.mqtt5b-tls-config').toggle($('#node-input-tlsEnabled').prop('checked') || wss);
         var file = $('#node-input-persistence').val() === 'file';
         $('.mqtt5b-file').toggle(file);
         $('.mqtt5b-flush-interval').toggle(file && $('#node-input-flush').val() === 'interval');
       }
-      $('#node-input-tcpEnabled, #node-input-tlsEnabled, #node-input-wsEnabled, #node-input-wsMode, #node-input-persistence, #node-input-flush').on('change', toggle);
+      $('#node-input-tcpEnabled, #node-input-tlsEnabled, #node-input-wsEnabled, #node-input-wsMode, #node-input-wsTls, #node-input-persistence, #node-input-flush').on('change', toggle);
       if (this.tcpEnabled === undefined) $('#node-input-tcpEnabled').prop('checked', true);
       if (!this.wsMode) $('#node-input-wsMode').val('port');
       if (!this.persistence) $('#node-input-persistence').val('memory');

@@ -26,7 +26,7 @@ function statusText(rt: BrokerRuntime): { fill: string; shape: string; text: str
     const where =
       s.type === 'ws-path'
         ? `ws:${s.path}`
-        : `${s.type}:${s.host === '0.0.0.0' || s.host === '::' ? '' : `${s.host}:`}${st.port ?? s.port}${s.type === 'ws' ? s.path : ''}`;
+        : `${s.type === 'ws' && s.tls ? 'wss' : s.type}:${s.host === '0.0.0.0' || s.host === '::' ? '' : `${s.host}:`}${st.port ?? s.port}${s.type === 'ws' ? s.path : ''}`;
     if (st.state === 'failed') failed.push(`${where} ${st.error ?? 'failed'}`);
     else if (st.state === 'listening') parts.push(where);
   }

@@ -204,7 +204,21 @@ export class BrokerRuntime {
     // the editor's /comms and websocket nodes keep working.
     if (spec.type === 'ws-path') return { type: 'ws', id: spec.id, server: this.deps.server, path: spec.path };
     if (spec.type === 'tcp') return { type: 'tcp', id: spec.id, host: spec.host, port: spec.port };
-    if (spec.type === 'ws') return { type: 'ws', id: spec.id, host: spec.host, port: spec.port, path: spec.path };
+    if (spec.type === 'ws') {
+      const t = spec.tls;
+      if (!t) return { type: 'ws', id: spec.id, host: spec.host, port: spec.port, path: spec.path };
+      return {
+        type: 'ws',
+        id: spec.id,
+        host: spec.host,
+        port: spec.port,
+        path: spec.path,
+        key: t.key!,
+        cert: t.cert!,
+        ...(t.ca ? { ca: t.ca } : {}),
+        requireCertificate: spec.requireCertificate === true,
+      };
+    }
     const t = spec.tls;
     return {
       type: 'tls',
