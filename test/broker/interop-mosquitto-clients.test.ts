@@ -210,6 +210,26 @@ describe('interop with mosquitto_pub / mosquitto_sub', function () {
     });
   }
 
+  describe('mixed versions and QoS', function () {
+    it('QoS is downgraded to the subscription: publish QoS 2, subscribe QoS 1 -> delivered QoS 1', async function () {
+      const topic = 'interop/mixed/downgrade';
+      const s = await subscriber(['-V', 'mqttv5', '-t', topic, '-q', '1', '-C', '1', '-W', '20', '-F', '%q|%p']);
+      const p = publish(['-V', 'mqttv311', '-t', topic, '-q', '2', '-m', 'down']);
+      assert.equal(await exited(p), 0, p.stderr());
+      assert.equal(await exited(s), 0, s.stderr());
+      assert.deepEqual(s.lines(), ['1|down']);
+    });
+
+    it('an MQTT 5 publish with user properties reaches a 3.1.1 subscriber (payload only)', async function () {
+      const topic = 'interop/mixed/v5-to-v311';
+      const s = await subscriber(['-V', 'mqttv311', '-t', topic, '-q', '1', '-C', '1', '-W', '20', '-F', '%q|%t|%p']);
+      const p = publish(['-V', 'mqttv5', '-t', topic, '-q', '1', '-m', 'from five', '-D', 'publish', 'user-property', 'k', 'v']);
+      assert.equal(await exited(p), 0, p.stderr());
+      assert.equal(await exited(s), 0, s.stderr());
+      assert.deepEqual(s.lines(), [`1|${topic}|from five`]);
+    });
+  });
+
   describe('-V mqttv5 properties', function () {
     it('user properties travel from mosquitto_pub to mosquitto_sub', async function () {
       const topic = 'interop/v5/userprops';
