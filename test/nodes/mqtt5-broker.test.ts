@@ -205,6 +205,20 @@ describe('mqtt5-broker node', function () {
     await connect(`mqtt://127.0.0.1:${port}`);
   });
 
+  it('a durable store that cannot be opened: red status and node.error with the reason, no crash', async function () {
+    const port = await freePort();
+    // a plain file where the store directory should be created
+    fs.writeFileSync(path.join(userDir, 'mqtt5-hub'), 'not a directory');
+    try {
+      await helper.load([brokerNode], brokerFlow('b1', { tcpPort: port, persistence: 'file' }));
+      await waitFor(() => lastStatus('b1').fill === 'red', 10000, 'red status');
+      assert.match(lastStatus('b1').text ?? '', /broker failed to start: .*(ENOTDIR|EEXIST|not a directory)/i);
+      assert.equal(await portOpen(port), false, 'nothing half-started');
+    } finally {
+      fs.rmSync(path.join(userDir, 'mqtt5-hub'), { force: true });
+    }
+  });
+
   it('a port in use shows why in the status; the other listeners still run', async function () {
     const blocker = net.createServer();
     const busy = await freePort();
