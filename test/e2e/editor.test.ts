@@ -167,9 +167,26 @@ describe('e2e: the Node-RED editor in Chromium', function () {
     const visible = await page.locator('.red-ui-palette-node:visible').evaluateAll((els) => els.map((e) => e.getAttribute('data-palette-type')));
     const ourMqtt = [...defs.values()].filter((d) => d.category !== 'config' && d.type.startsWith('mqtt5-')).map((d) => d.type);
     for (const t of ourMqtt) assert.ok(visible.includes(t), `palette search "mqtt5" does not show ${t}: ${visible.join(',')}`);
-    await shot('palette', page.locator('#red-ui-palette'));
     await search.fill('');
     await search.press('Backspace');
+    await page.waitForTimeout(300);
+    // screenshot: our palette categories with only our nodes in them
+    const ours = [...defs.values()].filter((d) => d.category !== 'config').map((d) => d.type);
+    const css = ours.map((t) => `:not([data-palette-type="${t}"])`).join('');
+    const style = await page.addStyleTag({ content: `.red-ui-palette-node${css} { display: none !important; }` });
+    const first = page.locator(`.red-ui-palette-node[data-palette-type="${ours[0]}"]`);
+    await first.scrollIntoViewIfNeeded();
+    const boxes = (await Promise.all(ours.map((t) => page.locator(`.red-ui-palette-node[data-palette-type="${t}"]`).boundingBox()))).filter(
+      (b): b is NonNullable<typeof b> => b !== null,
+    );
+    assert.equal(boxes.length, ours.length, 'not every palette node is laid out');
+    const x0 = Math.max(0, Math.min(...boxes.map((b) => b.x)) - 12);
+    const y0 = Math.max(0, Math.min(...boxes.map((b) => b.y)) - 12);
+    const x1 = Math.max(...boxes.map((b) => b.x + b.width)) + 12;
+    const y1 = Math.max(...boxes.map((b) => b.y + b.height)) + 12;
+    fs.mkdirSync(shotDir, { recursive: true });
+    await page.screenshot({ path: path.join(shotDir, 'palette.png'), clip: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } });
+    await style.evaluate((el: any) => el.remove());
   });
 
   /** Adds a node of `type` to the current workspace by dragging it from the palette; returns its id. */
@@ -352,6 +369,8 @@ describe('e2e: the Node-RED editor in Chromium', function () {
       const mark = nr!.log().length;
       assert.ok(await importExample(name), `${name}: no node imported`);
       const ids = readExample(name, examplesDir).map((n) => n.id);
+      const tab = readExample(name, examplesDir).find((n) => n.type === 'tab');
+      if (tab) await page.evaluate((id: string) => RED.workspaces.show(id), tab.id);
       const absent = await page.evaluate((list: string[]) => list.filter((i) => !(RED.nodes.node(i) || RED.nodes.workspace(i))), ids);
       assert.deepEqual(absent, [], `${name}: nodes not imported with their ids (import conflict?)`);
 
