@@ -114,6 +114,91 @@ export function decodePublishFast(buf: Buffer, hdr: number, pv: ProtocolVersion)
   };
 }
 
+/**
+ * Decode a complete CONNECT in the common shapes (MQTT 3.1 / 3.1.1, and MQTT 5 with empty
+ * CONNECT and will properties). Anything else, or anything odd, returns null for mqtt-packet.
+ * Produces the same object as mqtt-packet (codec.test.ts checks it).
+ */
+export function decodeConnectFast(buf: Buffer, hdr: number): any {
+  if (buf[0] !== 0x10) return null;
+  const end = buf.length;
+  let pos = hdr;
+  const str = (): string | null => {
+    if (pos + 2 > end) return null;
+    const l = (buf[pos]! << 8) | buf[pos + 1]!;
+    if (pos + 2 + l > end) return null;
+    const v = buf.toString('utf8', pos + 2, pos + 2 + l);
+    pos += 2 + l;
+    return v;
+  };
+  const bin = (): Buffer | null => {
+    if (pos + 2 > end) return null;
+    const l = (buf[pos]! << 8) | buf[pos + 1]!;
+    if (pos + 2 + l > end) return null;
+    const v = buf.subarray(pos + 2, pos + 2 + l);
+    pos += 2 + l;
+    return v;
+  };
+  const protocolId = str();
+  if (protocolId !== 'MQTT' && protocolId !== 'MQIsdp') return null;
+  if (pos + 4 > end) return null;
+  const protocolVersion = buf[pos++]!;
+  if (protocolVersion !== 3 && protocolVersion !== 4 && protocolVersion !== 5) return null;
+  const flags = buf[pos++]!;
+  if (flags & 1) return null;
+  const willFlag = (flags & 0x04) !== 0;
+  const willQos = (flags & 0x18) >> 3;
+  const willRetain = (flags & 0x20) !== 0;
+  if (!willFlag && (willQos || willRetain)) return null;
+  const keepalive = (buf[pos]! << 8) | buf[pos + 1]!;
+  pos += 2;
+  if (protocolVersion === 5) {
+    if (pos >= end || buf[pos] !== 0) return null; // CONNECT properties present
+    pos++;
+  }
+  const clientId = str();
+  if (clientId === null) return null;
+  const packet: any = {
+    cmd: 'connect',
+    retain: false,
+    qos: 0,
+    dup: false,
+    length: end - hdr,
+    topic: null,
+    payload: null,
+    protocolId,
+    protocolVersion,
+  };
+  if (willFlag) packet.will = { retain: willRetain, qos: willQos };
+  packet.clean = (flags & 0x02) !== 0;
+  packet.keepalive = keepalive;
+  packet.clientId = clientId;
+  if (willFlag) {
+    if (protocolVersion === 5) {
+      if (pos >= end || buf[pos] !== 0) return null; // will properties present
+      pos++;
+    }
+    const topic = str();
+    if (topic === null) return null;
+    packet.will.topic = topic;
+    const payload = bin();
+    if (payload === null) return null;
+    packet.will.payload = payload;
+  }
+  if (flags & 0x80) {
+    const username = str();
+    if (username === null) return null;
+    packet.username = username;
+  }
+  if (flags & 0x40) {
+    const password = bin();
+    if (password === null) return null;
+    packet.password = password;
+  }
+  if (pos !== end) return null;
+  return packet;
+}
+
 function varIntLength(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }

@@ -9,7 +9,7 @@ import type { BrokerImpl } from './broker';
 import { QOS0_BACKPRESSURE_BYTES, remainingExpiry } from './broker';
 import type { Link, Session } from './session/session';
 import { RC, reasonText } from './capabilities';
-import { decodePublishFast, encodeAckFast, encodePublishFast, generate, parseComplete } from './codec';
+import { decodeConnectFast, decodePublishFast, encodeAckFast, encodePublishFast, generate, parseComplete } from './codec';
 import { handleConnect } from './handlers/connect';
 import { handlePublish } from './handlers/publish';
 import { handlePuback } from './handlers/puback';
@@ -242,7 +242,8 @@ export class Connection implements Link {
         const cmd = ACK_CMD[b0];
         if (cmd !== undefined) p = { cmd, messageId: (pkt[2]! << 8) | pkt[3]! };
       } else if (b0 === 0xc0 && pkt.length === 2) p = PINGREQ_PACKET;
-    }
+      else if (b0 === 0xe0 && pkt.length === 2) p = { cmd: 'disconnect', reasonCode: 0 };
+    } else if (this.state === ConnState.New) p = decodeConnectFast(pkt, hdr);
     if (p === null) {
       const r = parseComplete(pkt, this.state === ConnState.New ? 4 : this.protocolVersion);
       if (r instanceof Error) return this.onParseError(r);

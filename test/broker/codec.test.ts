@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as mqttPacket from 'mqtt-packet';
-import { decodePublishFast, encodeAckFast, encodePublishFast, parseComplete } from '../../src/broker/codec';
+import { decodeConnectFast, decodePublishFast, encodeAckFast, encodePublishFast, parseComplete } from '../../src/broker/codec';
 import { RawClient, startBroker } from './helpers';
 
 /** Deterministic pseudo-random numbers (the test must be reproducible). */
@@ -60,6 +60,38 @@ describe('broker core: codec fast path vs mqtt-packet', function () {
     }
     const withProps = mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { contentType: 'a' } } as any, { protocolVersion: 5 });
     assert.equal(decodePublishFast(withProps, 2, 5), null);
+  });
+
+  it('decodeConnectFast gives the same object as mqtt-packet for 3.1, 3.1.1 and 5 (no properties), else declines', () => {
+    const r = rng(3);
+    let fastCount = 0;
+    for (let i = 0; i < 400; i++) {
+      const pv = ([3, 4, 5] as const)[i % 3]!;
+      const packet: any = { cmd: 'connect', protocolId: pv === 3 ? 'MQIsdp' : 'MQTT', protocolVersion: pv, clean: r() > 0.5, keepalive: Math.floor(r() * 65536), clientId: r() > 0.2 ? `id-${i}-ü` : '' };
+      if ((pv === 3 || !packet.clean) && !packet.clientId) packet.clientId = 'x';
+      if (r() > 0.5) packet.will = { topic: `w/${i}`, payload: Buffer.alloc(Math.floor(r() * 300), 5), qos: Math.floor(r() * 3), retain: r() > 0.5 };
+      if (r() > 0.5) packet.username = `user${i}`;
+      if (packet.username && r() > 0.5) packet.password = Buffer.from(`pw${i}`);
+      if (pv === 5 && r() > 0.7) packet.properties = { sessionExpiryInterval: 60 };
+      if (pv === 5 && packet.will && r() > 0.7) packet.will.properties = { willDelayInterval: 3 };
+      const buf = mqttPacket.generate(packet, { protocolVersion: pv });
+      let hdr = 1;
+      while (buf[hdr]! & 128) hdr++;
+      hdr++;
+      const fast = decodeConnectFast(buf, hdr);
+      const ref = parseComplete(buf, 4);
+      assert.ok(!(ref instanceof Error), String(ref));
+      if (packet.properties || packet.will?.properties) {
+        assert.equal(fast, null, 'declines packets with properties');
+        continue;
+      }
+      fastCount++;
+      assert.deepEqual({ ...fast }, { ...ref }, `connect #${i}`);
+    }
+    assert.ok(fastCount > 200);
+    // malformed ones are left to mqtt-packet
+    assert.equal(decodeConnectFast(Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00]), 2), null, 'reserved flag');
+    assert.equal(decodeConnectFast(Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00]), 2), null, 'version 6');
   });
 
   it('the shared parser is not switched to MQTT 5 by a v5 CONNECT (later 3.1.1 packets parse as 3.1.1)', () => {
