@@ -55,7 +55,7 @@ for (const mode of ['tcp', 'inprocess'] as const) {
     make: () => ourTarget(mode),
     async makeAuth(): Promise<AuthTarget> {
       const t = await ourTarget(mode, AUTH);
-      return { ...t, user: 'alice', password: 's3cret', maxPacketSize: 4096 };
+      return { ...t, user: 'alice', password: 's3cret', maxPacketSize: 4096, refusesSubscriptions: true };
     },
   });
 }

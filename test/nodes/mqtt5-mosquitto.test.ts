@@ -43,7 +43,7 @@ mqtt5Suite('mqtt5 nodes × Mosquitto', {
       return ['allow_anonymous false', `password_file ${pw}`, `acl_file ${acl}`, 'max_packet_size 4096'];
     };
     const t = await mosquittoTarget(ctx, files);
-    return { ...t, user: 'alice', password: 's3cret', maxPacketSize: 4096 };
+    return { ...t, user: 'alice', password: 's3cret', maxPacketSize: 4096, refusesSubscriptions: false };
   },
 });
 

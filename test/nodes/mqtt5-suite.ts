@@ -40,6 +40,8 @@ export interface AuthTarget extends Target {
   password: string;
   /** Maximum packet size the broker advertises. */
   maxPacketSize: number;
+  /** Does the broker refuse (SUBACK 0x87) a subscription the ACL denies? (Mosquitto grants it and filters.) */
+  refusesSubscriptions: boolean;
 }
 
 export interface SuiteOptions {
@@ -364,16 +366,28 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
             { id: 'good', type: 'mqtt5-client', reconnectPeriod: 200, reconnectMax: 1000, ...auth.client() },
             { id: 'o1', type: 'mqtt5-out', z: 'f1', client: 'bad', topic: 'ok/x', qos: '1', wires: [] },
             { id: 'o2', type: 'mqtt5-out', z: 'f1', client: 'good', topic: '', qos: '1', wires: [] },
+            { id: 'i2', type: 'mqtt5-in', z: 'f1', client: 'good', topic: 'nope/#', qos: '1', wires: [] },
             ...observers(),
           ],
           { bad: { user: auth.user, password: 'wrong' }, good: { user: auth.user, password: auth.password } },
         );
         const statuses = collect('statuses');
         const caught = collect('caught');
-        const st = await waitStatus(statuses, /bad user name or password|not authorized/, 15000);
-        assert.equal(st.status.source.id, 'o1');
+        const st = await waitFor(
+          () => statuses.find((m) => m.status.source.id === 'o1' && /bad user name or password|not authorized/.test(m.status.text)),
+          15000,
+          'bad credentials in the status',
+        );
         assert.match(st.status.text, /^(disconnected|connecting)/);
         await waitConnected('good');
+        if (auth.refusesSubscriptions) {
+          // a refused subscription: error (Catch) and red status on the in node
+          await waitFor(() => caught.some((c) => c.error.source.id === 'i2'), 10000, 'subscription refused');
+          assert.match(caught.find((c) => c.error.source.id === 'i2').error.message, /subscribe to "nope\/#" refused: 0x87 not authorized/);
+          const red = await waitStatus(statuses, /refused: 0x87/, 10000);
+          assert.equal(red.status.fill, 'red');
+          caught.length = 0;
+        }
         inject('o2', { topic: 'secret/x', payload: 'no' });
         await waitFor(() => caught.length === 1, 10000, 'not authorized');
         assert.match(caught[0].error.message, /0x87 not authorized/);

@@ -77,7 +77,8 @@ export = function (RED: any): void {
       onSubscribed(filter, code) {
         if (isFailure(code)) {
           subError = `subscribe to "${filter}" refused: ${reasonText(code)}`;
-          node.error(subError);
+          // with a msg, so that Catch nodes see it
+          node.error(subError, { topic: filter, reasonCode: code, payload: subError });
         } else subError = undefined;
         node.refreshStatus?.();
       },

@@ -74,7 +74,7 @@ export = function (RED: any): void {
         },
         onSubscribed(filter: string, code: number) {
           subError = isFailure(code) ? `subscribe to reply topic "${filter}" refused: ${reasonText(code)}` : undefined;
-          if (subError) node.error(subError);
+          if (subError) node.error(subError, { topic: filter, reasonCode: code, payload: subError });
           node.refreshStatus?.();
         },
       });

@@ -186,7 +186,10 @@ export class ExternalConnection extends MqttConnection {
               if (s.rh) o.rh = s.rh;
               if (s.subscriptionIdentifier) o.properties = { subscriptionIdentifier: s.subscriptionIdentifier };
             }
-            client.subscribe(s.topicFilter, o, (err, granted) => {
+            client.subscribe(s.topicFilter, o, (err, granted, packet) => {
+              // a refusal comes as an error; the SUBACK still carries the reason code
+              const rc = packet?.granted?.[0];
+              if (typeof rc === 'number') return resolve(rc);
               if (err) {
                 const code = (err as { code?: unknown }).code;
                 if (typeof code === 'number') return resolve(code);
