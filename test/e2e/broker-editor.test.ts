@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort, requireTool, waitFor } from '../helpers/env';
+import { freePort, requireTool, ROOT, waitFor } from '../helpers/env';
 import { startNodeRed, type NodeRedProcess } from './broker-helpers';
 
 declare const RED: any;
@@ -83,6 +83,11 @@ describe('mqtt5-broker edit dialog in Chromium', function () {
     });
     await page.locator('.mqtt5b-user-name').last().fill('alice');
     await page.locator('.mqtt5b-user-password').last().fill('Very-Secret-1');
+    if (process.env.SCREENSHOT_DIR) {
+      const dir = path.resolve(ROOT, process.env.SCREENSHOT_DIR);
+      fs.mkdirSync(dir, { recursive: true });
+      await page.locator('.red-ui-tray').last().screenshot({ path: path.join(dir, 'mqtt5-broker-security.png') });
+    }
     await page.click('.red-ui-tray #node-dialog-ok');
     await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0);
     await deploy();

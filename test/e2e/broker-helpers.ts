@@ -1,6 +1,7 @@
 /**
  * Helpers for the mqtt5-broker tests: a real `node-red` process on a temporary user directory
- * (loading this repository's built nodes/ through nodesDir), its admin API, and self-signed TLS
+ * (with a snapshot of this repository's built mqtt5-broker node installed as a module in the user
+ * directory), its admin API, and self-signed TLS
  * material made with openssl at test time.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -84,14 +85,22 @@ export async function snapshotBrokerNode(dest: string): Promise<void> {
 export async function startNodeRed(opts: { userDir?: string; port?: number; flows?: unknown[] } = {}): Promise<NodeRedProcess> {
   const userDir = opts.userDir ?? tmpDir('mqtt5hub-nr-');
   const port = opts.port ?? (await freePort());
-  const nodesDir = path.join(userDir, 'broker-node');
-  if (!fs.existsSync(path.join(nodesDir, 'mqtt5-broker.js'))) await snapshotBrokerNode(nodesDir);
+  // installed like a palette module: <userDir>/node_modules/<name>/{package.json,nodes/...}
+  const moduleDir = path.join(userDir, 'node_modules', 'node-red-contrib-mqtt5-hub');
+  const nodesDir = path.join(moduleDir, 'nodes');
+  if (!fs.existsSync(path.join(nodesDir, 'mqtt5-broker.js'))) {
+    await snapshotBrokerNode(nodesDir);
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, any>;
+    fs.writeFileSync(
+      path.join(moduleDir, 'package.json'),
+      JSON.stringify({ name: pkg.name, version: pkg.version, keywords: ['node-red'], 'node-red': { version: '>=3.0.0', nodes: { 'mqtt5-broker': 'nodes/mqtt5-broker.js' } } }, null, 2),
+    );
+  }
   const settings = `module.exports = {
   uiHost: '127.0.0.1',
   uiPort: ${port},
   flowFile: 'flows.json',
   credentialSecret: 'mqtt5-hub-test-secret',
-  nodesDir: [${JSON.stringify(nodesDir)}],
   logging: { console: { level: 'info', metrics: false, audit: false } },
   editorTheme: { tours: false, projects: { enabled: false } },
   diagnostics: { enabled: false },
