@@ -17,6 +17,25 @@
     };
   }
 
+  /** Comma-separated MQTT topic filters (# only as the last level, + only as a whole level); empty is fine. */
+  function filtersOk(v) {
+    return String(v || '')
+      .split(',')
+      .map(function (f) {
+        return f.trim();
+      })
+      .filter(function (f) {
+        return f !== '';
+      })
+      .every(function (f) {
+        var levels = f.split('/');
+        return levels.every(function (l, i) {
+          if (l.indexOf('#') >= 0 && (l !== '#' || i !== levels.length - 1)) return false;
+          return l.indexOf('+') < 0 || l === '+';
+        });
+      });
+  }
+
   RED.nodes.registerType('mqtt5-broker', {
     category: 'network',
     color: '#9ec5e8',
@@ -47,7 +66,7 @@
       flush: { value: 'always' },
       flushInterval: { value: 1000, validate: isInt(10, 3600000, true) },
       sysInterval: { value: 10, validate: isInt(0, 86400, true) },
-      copyTopic: { value: '' },
+      copyTopic: { value: '', validate: filtersOk },
       copyPayload: { value: 'auto' },
     },
     credentials: {
