@@ -119,6 +119,16 @@ describe('mqtt5-broker edit dialog in Chromium', function () {
     assert.deepEqual(names, ['alice']);
     const pw = await page.locator('.mqtt5b-user-password').first().inputValue();
     assert.equal(pw, 'Very-Secret-1');
+    // invalid values are flagged in the dialog
+    await page.click('a[href="#mqtt5-broker-tab-outputs"]');
+    const flagged = await page.evaluate(() => {
+      const el = $('#node-input-copyTopic');
+      el.val('sensors/#/x').trigger('change').trigger('keyup');
+      const bad = el.hasClass('input-error');
+      el.val('sensors/#, +/status').trigger('change').trigger('keyup');
+      return { bad, good: !el.hasClass('input-error') };
+    });
+    assert.deepEqual(flagged, { bad: true, good: true });
     await page.fill('#node-input-name', 'hub renamed');
     await page.click('.red-ui-tray #node-dialog-ok');
     await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0);
