@@ -7,22 +7,26 @@
   }
 
   function intIn(min, max) {
-    return function (v) {
+    return function (v, opt) {
       if (v === '' || v === undefined || v === null) return true; // empty = default
       var n = Number(v);
-      return Number.isInteger(n) && n >= min && n <= max;
+      if (Number.isInteger(n) && n >= min && n <= max) return true;
+      return opt ? t('mqtt5-client.errors.range').replace('{min}', min).replace('{max}', max) : false;
     };
   }
-  function publishTopic(v) {
-    return !v || !/[+#]/.test(v);
+  function publishTopic(v, opt) {
+    if (!v || !/[+#]/.test(v)) return true;
+    return opt ? t('mqtt5-client.errors.wildcard') : false;
   }
-  function brokerUrl(v) {
+  function brokerUrl(v, opt) {
     var ext = $('#node-config-input-brokerType').length ? $('#node-config-input-brokerType').val() !== 'embedded' : this.brokerType !== 'embedded';
-    return !ext || /^(mqtts?|wss?|tcp|ssl):\/\/[^\s/]+/i.test(String(v || '').trim());
+    if (!ext || /^(mqtts?|wss?|tcp|ssl):\/\/[^\s/]+/i.test(String(v || '').trim())) return true;
+    return opt ? t('mqtt5-client.errors.url') : false;
   }
-  function embeddedBroker(v) {
+  function embeddedBroker(v, opt) {
     var emb = $('#node-config-input-brokerType').length ? $('#node-config-input-brokerType').val() === 'embedded' : this.brokerType === 'embedded';
-    return !emb || !!v;
+    if (!emb || !!v) return true;
+    return opt ? t('mqtt5-client.errors.noBroker') : false;
   }
 
   var MESSAGE_KINDS = ['birth', 'close', 'will'];
