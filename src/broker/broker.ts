@@ -341,6 +341,9 @@ export class BrokerImpl implements Broker {
     s.link = null;
     this.connectedCount--;
     if (this.closing) {
+      // shutdown: a persistent session keeps its will, stored with its due time, so that it is
+      // published after a restart if the client does not come back (3.1.2.5: MAY defer to restart)
+      if (!publishWill) s.will = null;
       if (s.persistent) {
         s.disconnectedAt = Date.now();
         this.saveSession(s);
@@ -438,7 +441,7 @@ export class BrokerImpl implements Broker {
       subscriptions: [...s.subs.values()],
       inboundQos2: s.inboundQos2 ? [...s.inboundQos2] : undefined,
     };
-    if (!s.link && s.will && s.willTimer) {
+    if (!s.link && s.will) {
       st.will = {
         message: s.will.message,
         delayInterval: s.will.delayInterval,

@@ -5,24 +5,36 @@
  *   await broker.listen();
  *
  * Spec features and the tests that cover them (test/broker/):
- *   CONNECT/CONNACK, MQTT 3.1/3.1.1/5 on one listener, assigned ids, Server Keep Alive,
- *     keep-alive timeout 0x8D, connect timeout, max connections 0x97 ........ connect.test.ts
- *   PUBLISH QoS 0/1/2 both ways, PUBACK/PUBREC/PUBREL/PUBCOMP, 0x10, Receive Maximum
- *     both ways (0x93), inbound QoS 2 dedup ........................................ qos.test.ts
- *   persistent sessions, Session Expiry (incl. DISCONNECT change, not from 0: 3.14.2.2.2),
- *     resend with DUP on resume, takeover 0x8E ................................. session.test.ts
- *   retained, Retain Handling 0/1/2, Retain As Published, No Local, subscription ids,
- *     $-topics vs wildcards, filter validation .............................. subscribe.test.ts
- *   Will (delay, properties, 0x00 vs 0x04, network loss, cancelled on reconnect) .. will.test.ts
- *   Message Expiry, topic aliases in/out, Maximum Packet Size both ways, payload format,
- *     request/response properties, user properties ......................... properties.test.ts
- *   $share groups (round robin, skip full windows, redistribution, no retained, 0x8F) shared.test.ts
- *   malformed/oversize packets, protocol errors, slow subscribers ............... robustness.test.ts
- *   enhanced authentication (AUTH), hook chain ........................................ auth.test.ts
- *   $SYS topics ......................................................................... sys.test.ts
- *   in-process client ............................................................ inprocess.test.ts
- *   TCP / TLS / WebSocket (own port and attached), close() with stalled clients transport.test.ts
- *   mqtt5-hub CLI ........................................................................ cli.test.ts
+ *   MQTT 3.1 / 3.1.1 / 5.0 on one listener, CONNACK capabilities, assigned client ids,
+ *     Server Keep Alive, keep-alive timeout 0x8D, CONNECT timeout, max connections 0x97,
+ *     second CONNECT 0x82, unsupported protocol level ................................ connect.test.ts
+ *   QoS 0/1/2 both directions, PUBACK 0x10, inbound QoS 2 de-duplication, PUBREL 0x92,
+ *     Receive Maximum inbound (0x93) and outbound (window) ................................. qos.test.ts
+ *   persistent sessions (MQTT 5 expiry, 3.1.1 clean session 0), resend with DUP / PUBREL on
+ *     resume, expiry change at DISCONNECT (not from 0: 0x82), takeover 0x8E, restore from store session.test.ts
+ *   retained + Retain Handling 0/1/2, Retain As Published, No Local, subscription identifiers
+ *     (all ids on one delivery), $-topics vs # and +, filter validation 0x8F / 0x80 ..... subscribe.test.ts
+ *   will: network loss, DISCONNECT 0x00 vs 0x04, keep-alive timeout, Will Delay Interval,
+ *     cancelled by reconnect, session end, will properties ................................ will.test.ts
+ *   Message Expiry (decremented, never delivered expired, retained too), topic aliases in/out,
+ *     Maximum Packet Size both ways, payload format 0x99, request/response + user props  properties.test.ts
+ *   $share: one member per message (round robin), skip full windows, leaving / stalled member
+ *     redistribution, no retained, invalid share names 0x8F, No Local on a share 0x82 ..... shared.test.ts
+ *   malformed packets 0x81, oversize header 0x95, protocol errors, slow subscribers (drops
+ *     counted, bounded queues), close() with a stalled client .......................... robustness.test.ts
+ *   enhanced authentication (AUTH), users via security hooks, the hook chain, read ACL ..... auth.test.ts
+ *   $SYS/broker/... statistics ............................................................ sys.test.ts
+ *   in-process client (auth unless trusted, ACL, QoS, retained, sub ids, $share, sessions)  inprocess.test.ts
+ *   TCP, TLS (openssl cert), WebSocket on its own port and attached to an http.Server,
+ *     exact bind host, removeListener / close() with 0x8B ............................. transport.test.ts
+ *   PUBLISH / ack / CONNECT fast paths proven against mqtt-packet; framing ............... codec.test.ts
+ *   the mqtt5-hub CLI ..................................................................... cli.test.ts
+ *   a first end-to-end tour (QoS 0/1, retained, unsubscribe, ping, in-process) ........... basics.test.ts
+ *
+ * Limits and their reason codes are in capabilities.ts (BrokerLimits defaults: DEFAULT_LIMITS).
+ * Deliberate choices: a leaving $share member's queued and QoS 1 messages go to the other
+ * members (see broker.ts redistributeShared); wills of non-persistent sessions are not published
+ * on broker shutdown; QoS 0 is not queued for offline sessions.
  */
 import { BrokerImpl } from './broker';
 import type { Broker, BrokerOptions } from './types';

@@ -56,6 +56,12 @@ describe('broker core: CONNECT / CONNACK', function () {
     const ack = await c.connect({ clientId: 'ka', keepalive: 600 });
     assert.equal(ack.properties.serverKeepAlive, 30);
     c.end();
+    const z = new RawClient(broker, 5);
+    assert.equal((await z.connect({ clientId: 'ka0', keepalive: 0 })).properties.serverKeepAlive, 30, 'no keep alive is above the bound too');
+    z.end();
+    const ok = new RawClient(broker, 5);
+    assert.equal((await ok.connect({ clientId: 'ka20', keepalive: 20 })).properties.serverKeepAlive, undefined);
+    ok.end();
   });
 
   it('closes an idle client after 1.5 x keep alive with DISCONNECT 0x8D', async function () {

@@ -148,4 +148,28 @@ describe('broker core: sessions', function () {
     d.end();
     await b2.close();
   });
+
+  it('a persistent session\'s will survives a broker restart and is published when due', async function () {
+    this.timeout(10000);
+    const store = new MemoryStore();
+    const b1 = createBroker({ sysInterval: 0, store });
+    await b1.listen();
+    const c = new RawClient(b1, 5);
+    await c.connect({
+      clientId: 'will-restart',
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+      will: { topic: 'sess/will/restart', payload: Buffer.from('gone'), qos: 1, retain: false, properties: { willDelayInterval: 1 } },
+    });
+    await b1.close();
+    const b2 = createBroker({ sysInterval: 0, store });
+    await b2.listen();
+    const watcher = await b2.connectInProcess({ clientId: 'will-watch' });
+    const got: string[] = [];
+    watcher.on('message', (m) => got.push(m.payload.toString()));
+    await watcher.subscribe([{ topicFilter: 'sess/will/#', qos: 1 }]);
+    await waitFor(() => got.length === 1, 5000, 'will after restart');
+    assert.deepEqual(got, ['gone']);
+    await b2.close();
+  });
 });

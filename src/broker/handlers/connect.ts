@@ -121,7 +121,9 @@ export function handleConnect(c: Connection, p: any): void {
       // keep alive bounds: Server Keep Alive [MQTT-3.2.2-21]
       let keepAlive: number = p.keepalive ?? 0;
       let serverKeepAlive: number | undefined;
-      if (keepAlive > limits.keepAliveMax || (limits.keepAliveMin > 0 && keepAlive < limits.keepAliveMin)) {
+      // (0 = no keep alive: above any bound, so a configured keepAliveMax applies to it too)
+      const asked = keepAlive === 0 ? (limits.keepAliveMax < 65535 ? 65536 : 0) : keepAlive;
+      if (asked > limits.keepAliveMax || (limits.keepAliveMin > 0 && asked > 0 && asked < limits.keepAliveMin)) {
         const k = Math.min(limits.keepAliveMax, Math.max(limits.keepAliveMin, keepAlive || limits.keepAliveMax));
         if (v5) {
           serverKeepAlive = k;
