@@ -31,6 +31,8 @@ export interface RunRequest {
   /** Connection storm: number of clients and how many connect attempts run at once. */
   clients: number;
   concurrency: number;
+  /** Connection storm: clients connected and disconnected before the measured storm (0 = cold broker). */
+  connWarmup: number;
 }
 
 export interface RunResult {
@@ -408,10 +410,58 @@ async function runQosN(req: RunRequest, qos: 1 | 2, window: number): Promise<Run
   }
 }
 
+/** Connects one client per pre-encoded CONNECT, `concurrency` attempts outstanding at a time. */
+function connectMany(
+  port: number,
+  connects: Buffer[],
+  concurrency: number,
+): Promise<{ sockets: net.Socket[]; latencies: number[]; connected: number; failed: number }> {
+  return new Promise((resolve) => {
+    const out = { sockets: [] as net.Socket[], latencies: [] as number[], connected: 0, failed: 0 };
+    const total = connects.length;
+    let started = 0;
+    let settled = 0;
+    const startOne = (): void => {
+      const idx = started++;
+      const s = net.connect({ host: HOST, port });
+      out.sockets.push(s);
+      s.setNoDelay(true);
+      let done = false;
+      const t0 = process.hrtime.bigint();
+      const settle = (ok: boolean): void => {
+        if (done) return;
+        done = true;
+        out.latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (ok) out.connected++;
+        else out.failed++;
+        if (++settled === total) resolve(out);
+        else if (started < total) startOne();
+      };
+      s.on('connect', () => s.write(connects[idx]));
+      s.once('data', (b: Buffer) => settle(b[0] >> 4 === TYPE_CONNACK && b[3] === 0));
+      s.on('error', () => settle(false));
+      s.on('close', () => settle(false));
+    };
+    if (total === 0) resolve(out);
+    for (let k = 0; k < Math.min(concurrency, total); k++) startOne();
+  });
+}
+
+/** DISCONNECT and close every socket (destroyed after 1 s at the latest). */
+function hangUp(socks: net.Socket[], v: Version): void {
+  const bye = encodeDisconnect(v);
+  for (const s of socks) {
+    s.removeAllListeners('close');
+    s.on('error', noop);
+    s.end(bye);
+    setTimeout(() => s.destroy(), 1000).unref();
+  }
+}
+
 /**
  * Connection storm: `clients` connections, `concurrency` CONNECTs outstanding at a time, in two
  * halves. Before it, one client exercises the broker's packet paths (one-off allocations such as
- * codec caches are not per-connection costs). Memory is read after each half has settled:
+ * codec caches are not per-connection costs) and `connWarmup` clients connect and leave (JIT). Memory is read after each half has settled:
  * `rssPerConnKiB` = RSS growth over all clients / clients (what the brief asks for), and
  * `rssMarginalKiB` = growth from the first to the second half / clients in it, which leaves out
  * fixed costs (e.g. V8 growing its young generation under the storm's garbage).
@@ -445,35 +495,21 @@ async function runConn(req: RunRequest): Promise<RunResult> {
   }
   await delay(500);
 
-  const half = (from: number, to: number): Promise<void> =>
-    new Promise<void>((resolve) => {
-      let started = from;
-      let settled = 0;
-      const total = to - from;
-      const startOne = (): void => {
-        const idx = started++;
-        const s = net.connect({ host: HOST, port: req.port });
-        socks.push(s);
-        s.setNoDelay(true);
-        let done = false;
-        const t0 = process.hrtime.bigint();
-        const settle = (ok: boolean): void => {
-          if (done) return;
-          done = true;
-          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-          if (ok) connected++;
-          else failed++;
-          if (++settled === total) resolve();
-          else if (started < to) startOne();
-        };
-        s.on('connect', () => s.write(connects[idx]));
-        s.once('data', (b: Buffer) => settle(b[0] >> 4 === TYPE_CONNACK && b[3] === 0));
-        s.on('error', () => settle(false));
-        s.on('close', () => settle(false));
-      };
-      if (total <= 0) resolve();
-      for (let k = 0; k < Math.min(req.concurrency, total); k++) startOne();
-    });
+  const half = async (from: number, to: number): Promise<void> => {
+    const r = await connectMany(req.port, connects.slice(from, to), req.concurrency);
+    socks.push(...r.sockets);
+    latencies.push(...r.latencies);
+    connected += r.connected;
+    failed += r.failed;
+  };
+
+  // warm-up storm (JIT, pools): connect and disconnect `connWarmup` clients before the baseline
+  if (req.connWarmup > 0) {
+    const warm = Array.from({ length: req.connWarmup }, (_, i) => encodeConnect(`${req.tag}-w${i}`, v, 300));
+    const r = await connectMany(req.port, warm, req.concurrency);
+    hangUp(r.sockets, v);
+    await delay(1000);
+  }
 
   const mid = Math.floor(n / 2);
   const rssBefore = rssKiB(req.brokerPid);
@@ -489,13 +525,7 @@ async function runConn(req: RunRequest): Promise<RunResult> {
   await delay(1500); // let the broker settle before reading its memory
   const rssAfter = rssKiB(req.brokerPid);
 
-  const bye = encodeDisconnect(v);
-  for (const s of socks) {
-    s.removeAllListeners('close');
-    s.on('error', noop);
-    s.end(bye);
-    setTimeout(() => s.destroy(), 1000).unref();
-  }
+  hangUp(socks, v);
   // CPU and time of the two connecting phases only (not the pauses)
   const c1 = cpuShare(a1, b1);
   const c2 = cpuShare(a2, b2);

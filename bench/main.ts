@@ -36,6 +36,7 @@ export interface Options {
   measureMs: number;
   clients: number;
   concurrency: number;
+  connWarmup: number;
   payload: number;
   profile: boolean;
   outDir: string;
@@ -52,6 +53,7 @@ function usage(): string {
     '  --warmup MS         warm-up before the window (default 1000)',
     '  --clients N         connection storm size (default 2000)',
     '  --concurrency N     connection storm: CONNECTs outstanding at once (default 50)',
+    '  --conn-warmup N     connection storm: clients that connect and leave first (JIT warm-up for a steady-state rate; skews the memory figure: freed memory is reused; default 0)',
     '  --payload BYTES     PUBLISH payload size (default 64)',
     '  --profile           our broker only, under node --cpu-prof; prints top self-time functions',
     '  --out DIR           results directory (default bench-results)',
@@ -63,7 +65,7 @@ function usage(): string {
 export function parseArgs(argv: string[]): Options {
   const o: Options = {
     runs: 3, only: ALL_SCENARIOS.slice(), brokers: ALL_BROKERS.slice(), warmupMs: 1000, measureMs: 3000,
-    clients: 2000, concurrency: 50, payload: 64, profile: false, outDir: path.join(ROOT, 'bench-results'),
+    clients: 2000, concurrency: 50, connWarmup: 0, payload: 64, profile: false, outDir: path.join(ROOT, 'bench-results'),
   };
   const list = <T extends string>(v: string | undefined, allowed: T[], what: string): T[] => {
     const items = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -88,6 +90,7 @@ export function parseArgs(argv: string[]): Options {
       case '--warmup': o.warmupMs = num(val(), flag, 0); break;
       case '--clients': o.clients = num(val(), flag, 1); break;
       case '--concurrency': o.concurrency = num(val(), flag, 1); break;
+      case '--conn-warmup': o.connWarmup = num(val(), flag, 0); break;
       case '--payload': o.payload = num(val(), flag, 0); break;
       case '--profile': o.profile = true; break;
       case '--out': o.outDir = path.resolve(val() ?? ''); break;
@@ -307,6 +310,7 @@ export async function main(argv: string[]): Promise<number> {
               payloadSize: opts.payload,
               clients: opts.clients,
               concurrency: opts.concurrency,
+              connWarmup: opts.connWarmup,
             });
             cell.runs.push(res);
             process.stdout.write(

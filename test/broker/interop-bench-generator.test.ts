@@ -38,6 +38,7 @@ describe('bench load generator against our broker', function () {
     payloadSize: 64,
     clients: 100,
     concurrency: 20,
+    connWarmup: 20,
     ...extra,
   });
 
