@@ -26,11 +26,49 @@ describe('broker core: transports', function () {
     const dir = tmpDir('tls-');
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
-    execFileSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
     const b = createBroker({ sysInterval: 0, listeners: [{ type: 'tls', port: 0, host: '127.0.0.1', key: fs.readFileSync(key), cert: fs.readFileSync(cert) }] });
     const [info] = await b.listen();
     assert.equal(info!.type, 'tls');
     assert.equal(await roundTrip(`mqtts://127.0.0.1:${info!.port}`, { ca: fs.readFileSync(cert), rejectUnauthorized: true }), 'via mqtts');
+    await b.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('TLS with requireCertificate: clients need a CA-signed certificate; hooks see its subject; wss on its own port', async function () {
+    const openssl = requireTool(this, 'openssl', 'apt-get install openssl');
+    const dir = tmpDir('tlsca-');
+    const f = (n: string): string => path.join(dir, n);
+    const run = (...args: string[]): void => void execFileSync(openssl, args, { stdio: 'ignore', cwd: dir });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    run('req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=test-ca');
+    fs.writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    for (const [name, cn] of [['srv', '127.0.0.1'], ['cli', 'device-7']]) {
+      run('req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`);
+      run('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '1', ...(name === 'srv' ? ['-extfile', f('san.ext')] : []));
+    }
+    const read = (n: string): Buffer => fs.readFileSync(f(n));
+    const subjects: Array<string | undefined> = [];
+    const b = createBroker({
+      sysInterval: 0,
+      hooks: {
+        authenticate: (req) => {
+          subjects.push(req.certificateSubject);
+          return undefined;
+        },
+      },
+      listeners: [
+        { type: 'tls', port: 0, host: '127.0.0.1', key: read('srv.key'), cert: read('srv.pem'), ca: read('ca.pem'), requireCertificate: true },
+        { type: 'ws', port: 0, host: '127.0.0.1', key: read('srv.key'), cert: read('srv.pem') },
+      ],
+    });
+    const [tlsInfo, wssInfo] = await b.listen();
+    assert.equal(wssInfo!.type, 'wss');
+    const url = `mqtts://127.0.0.1:${tlsInfo!.port}`;
+    assert.equal(await roundTrip(url, { ca: read('ca.pem'), key: read('cli.key'), cert: read('cli.pem') }), 'via mqtts');
+    assert.match(String(subjects[0]), /CN=device-7/);
+    await assert.rejects(mqtt.connectAsync(url, { ca: read('ca.pem'), reconnectPeriod: 0, connectTimeout: 5000 }), 'no client certificate: refused');
+    assert.equal(await roundTrip(`wss://127.0.0.1:${wssInfo!.port}/mqtt`, { ca: read('ca.pem') }), 'via wss');
     await b.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
