@@ -181,9 +181,13 @@ function printScenario(sc: Scenario, cells: Cell[]): string[] {
   const lines = [`\n${TITLES[sc]}`];
   const get = (b: BrokerName): Cell | undefined => cells.find((c) => c.broker === b);
   const rate = (b: BrokerName): number => cellMedian(get(b), (r) => r.rate);
+  // efficiency: deliveries (connects) per second of broker CPU; robust to a machine shared with
+  // other work, where no broker gets a whole core
+  const eff = (b: BrokerName): number => cellMedian(get(b), (r) => (r.brokerCpu > 0 ? r.rate / r.brokerCpu : NaN));
   lines.push(
     `  ${pad('broker', 10)}${lpad('median', 11)}  ${pad('runs', 28)}${lpad('/aedes', 8)}${lpad('/mosq', 8)}` +
-      `${lpad('broker CPU', 12)}${lpad('gen CPU', 9)}${sc === 'conn' ? lpad('KiB/conn', 10) + lpad('marginal', 10) : ''}  notes`,
+      `${lpad('broker CPU', 12)}${lpad('gen CPU', 9)}${lpad('per CPU-s', 12)}${lpad('/aedes', 8)}${lpad('/mosq', 8)}` +
+      `${sc === 'conn' ? lpad('KiB/conn', 10) + lpad('marginal', 10) : ''}  notes`,
   );
   for (const c of cells) {
     if (c.na || !c.runs.length) {
@@ -211,6 +215,9 @@ function printScenario(sc: Scenario, cells: Cell[]): string[] {
         `${lpad(c.broker === 'aedes' ? '' : fmtX(r / rate('aedes')), 8)}` +
         `${lpad(c.broker === 'mosquitto' ? '' : fmtX(r / rate('mosquitto')), 8)}` +
         `${lpad(fmtPct(cellMedian(c, (x) => x.brokerCpu)), 12)}${lpad(fmtPct(gen), 9)}` +
+        `${lpad(fmtRate(eff(c.broker)), 12)}` +
+        `${lpad(c.broker === 'aedes' ? '' : fmtX(eff(c.broker) / eff('aedes')), 8)}` +
+        `${lpad(c.broker === 'mosquitto' ? '' : fmtX(eff(c.broker) / eff('mosquitto')), 8)}` +
         `${sc === 'conn' ? lpad(cellMedian(c, (x) => x.rssPerConnKiB ?? NaN).toFixed(1), 10) : ''}` +
         `${sc === 'conn' ? lpad(cellMedian(c, (x) => x.rssMarginalKiB ?? NaN).toFixed(1), 10) : ''}` +
         `  ${notes.join('; ')}`,
@@ -269,7 +276,8 @@ export async function main(argv: string[]): Promise<number> {
     `bench: ${opts.only.join(',')} x ${available.join(',')}, ${opts.runs} run(s), ` +
       `${opts.warmupMs} ms warm-up + ${opts.measureMs} ms window, payload ${opts.payload} B, ` +
       `${os.cpus().length} cores, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n` +
-      'CPU = share of one core during the window (broker process incl. its threads / load generator)\n',
+      'CPU = share of one core during the window (broker process incl. its threads / load generator); ' +
+      'per CPU-s = deliveries (connects) per second of broker CPU time\n',
   );
 
   const gen = new Generator();
@@ -377,6 +385,7 @@ export async function main(argv: string[]): Promise<number> {
     broker: c.broker,
     medianRate: cellMedian(c, (r) => r.rate),
     medianBrokerCpu: cellMedian(c, (r) => r.brokerCpu),
+    medianPerBrokerCpuSecond: cellMedian(c, (r) => (r.brokerCpu > 0 ? r.rate / r.brokerCpu : NaN)),
     medianGenCpu: cellMedian(c, (r) => r.genCpu),
     medianKiBPerConn: c.scenario === 'conn' ? cellMedian(c, (r) => r.rssPerConnKiB ?? NaN) : undefined,
     medianMarginalKiBPerConn: c.scenario === 'conn' ? cellMedian(c, (r) => r.rssMarginalKiB ?? NaN) : undefined,
