@@ -99,7 +99,7 @@ export class BrokerImpl implements Broker {
     this.options = options;
     this.id = options.id ?? `mqtt5-hub-${process.pid}-${++brokerSeq}`;
     this.limits = resolveLimits(options.limits);
-    this.store = options.store ?? new MemoryStore();
+    this.store = safeStore(options.store ?? new MemoryStore());
     if (options.hooks) this.userHooks.push(options.hooks);
     this.applySecurity({ users: options.users, allowAnonymous: options.allowAnonymous, acl: options.acl });
     this.readyPromise = this.open();
@@ -888,8 +888,20 @@ export class BrokerImpl implements Broker {
     this.ee.off(ev, fn as (...a: unknown[]) => void);
     return this;
   }
+  /** Emit an event; a throwing listener (user code) never breaks the broker. */
   emit<K extends keyof BrokerEvents>(ev: K, ...args: BrokerEvents[K]): boolean {
-    return this.ee.emit(ev, ...args);
+    try {
+      return this.ee.emit(ev, ...args);
+    } catch (error) {
+      if (ev !== 'clientError') {
+        try {
+          this.ee.emit('clientError', { error: error instanceof Error ? error : new Error(String(error)) });
+        } catch {
+          // nothing more to do
+        }
+      }
+      return true;
+    }
   }
   listenerCount(ev: keyof BrokerEvents): number {
     return this.ee.listenerCount(ev);
@@ -908,6 +920,23 @@ export function remainingExpiry(m: BrokerMessage, now: number): number {
   const e = m.properties!.messageExpiryInterval!;
   if (m.receivedAt === undefined) return e;
   return Math.max(1, e - Math.floor((now - m.receivedAt) / 1000));
+}
+
+/** The store with synchronous throws turned into rejected promises (handled by storeOp). */
+function safeStore(store: BrokerStore): BrokerStore {
+  const wrapped = Object.create(store) as BrokerStore;
+  for (const k of ['open', 'close', 'storeRetained', 'loadRetained', 'saveSession', 'loadSessions', 'deleteSession', 'enqueue', 'updateQueued', 'removeQueued', 'loadQueue'] as const) {
+    const fn = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[k];
+    if (typeof fn !== 'function') continue;
+    (wrapped as unknown as Record<string, unknown>)[k] = (...a: unknown[]): Promise<unknown> => {
+      try {
+        return Promise.resolve(fn.apply(store, a));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
+  }
+  return wrapped;
 }
 
 function waitUntil(cond: () => boolean, ms: number): Promise<void> {

@@ -172,10 +172,19 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
     if (!this.connected) return;
     this.connected = false;
     const s = this.session;
-    this.emit('disconnect', { reasonCode, reasonString: reasonString ?? reasonText(reasonCode) });
     if (s && s.link === this) this.broker.detach(s, true);
     this.broker.emit('clientDisconnected', { clientId: this.clientId, username: this.opts.username, reasonCode, reason: reasonText(reasonCode) });
-    this.emit('close');
+    this.safeEmit('disconnect', { reasonCode, reasonString: reasonString ?? reasonText(reasonCode) });
+    this.safeEmit('close');
+  }
+
+  /** Emit to user listeners; their exceptions never reach the broker. */
+  private safeEmit(ev: string, ...args: unknown[]): void {
+    try {
+      this.emit(ev, ...args);
+    } catch (e) {
+      this.broker.emit('clientError', { clientId: this.clientId, error: e as Error });
+    }
   }
 
   // ------------------------------------------------------------------ API
@@ -303,7 +312,7 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
     this.connected = false;
     if (s.link === this) this.broker.detach(s, rc !== RC.NORMAL_DISCONNECT);
     this.broker.emit('clientDisconnected', { clientId: this.clientId, username: this.opts.username, reasonCode: rc, reason: reasonText(rc) });
-    this.emit('close');
+    this.safeEmit('close');
   }
 
   override on<K extends keyof InProcessClientEvents>(ev: K, fn: (...a: InProcessClientEvents[K]) => void): this {
