@@ -231,15 +231,20 @@ interface Target {
   value: number;
   goal: number;
   pass: boolean;
+  /** the same ratio per second of broker CPU */
+  perCpu?: number;
 }
 
 function targets(all: Cell[]): Target[] {
   const rate = (sc: Scenario, b: BrokerName): number =>
     cellMedian(all.find((c) => c.scenario === sc && c.broker === b), (r) => r.rate);
   const out: Target[] = [];
+  const eff = (sc: Scenario, b: BrokerName): number =>
+    cellMedian(all.find((c) => c.scenario === sc && c.broker === b), (r) => (r.brokerCpu > 0 ? r.rate / r.brokerCpu : NaN));
   const ratio = (sc: Scenario, vs: BrokerName, goal: number, label: string): void => {
     const v = rate(sc, 'ours') / rate(sc, vs);
-    if (Number.isFinite(v)) out.push({ what: label, value: v, goal, pass: v >= goal });
+    const perCpu = eff(sc, 'ours') / eff(sc, vs);
+    if (Number.isFinite(v)) out.push({ what: label, value: v, goal, pass: v >= goal, perCpu });
   };
   ratio('fanin', 'mosquitto', 2, 'fan-in >= 2x Mosquitto');
   ratio('fanout', 'mosquitto', 4, 'fan-out >= 4x Mosquitto');
@@ -361,7 +366,10 @@ export async function main(argv: string[]): Promise<number> {
   if (t.length) {
     const lines = ['\ntargets (our broker, same run; preliminary on a shared machine):'];
     for (const x of t) {
-      lines.push(`  ${x.pass ? 'PASS' : 'MISS'}  ${pad(x.what, 46)} ${x.what.includes('KiB') ? `${x.value.toFixed(1)} KiB` : fmtX(x.value)}`);
+      lines.push(
+        `  ${x.pass ? 'PASS' : 'MISS'}  ${pad(x.what, 46)} ${x.what.includes('KiB') ? `${x.value.toFixed(1)} KiB` : fmtX(x.value)}` +
+          `${x.perCpu !== undefined ? `   (per broker CPU-s: ${fmtX(x.perCpu)})` : ''}`,
+      );
     }
     allLines.push(...lines);
     process.stdout.write(lines.join('\n') + '\n');
