@@ -687,18 +687,18 @@ export class BrokerImpl implements Broker {
     const qm: SessionMessage = { seq: ++s.seq, message: msg, qos, subscriptionIdentifiers: subIds };
     if (share !== undefined) qm.share = share;
     if (link !== null && s.queuedCount === 0 && s.inflightCount < this.window(s) && link.writable()) {
-      if (s.persistent) this.storeOp(this.store.enqueue(s.clientId, [qm]));
-      return this.sendInflight(s, qm, link);
+      return this.sendInflight(s, qm, link, true);
     }
     return this.enqueue(s, qm);
   }
 
-  private sendInflight(s: Session, qm: SessionMessage, link: Link): boolean {
+  /** Send as inflight; `fresh`: not stored yet (one enqueue with its packet id instead of enqueue + update). */
+  private sendInflight(s: Session, qm: SessionMessage, link: Link, fresh = false): boolean {
     const id = s.allocMessageId();
     qm.messageId = id;
     qm.state = 'publish';
     (s.inflight ??= new Map()).set(id, qm);
-    if (s.persistent) this.storeOp(this.store.updateQueued(s.clientId, qm));
+    if (s.persistent) this.storeOp(fresh ? this.store.enqueue(s.clientId, [qm]) : this.store.updateQueued(s.clientId, qm));
     if (!link.sendPublish(qm.message, qm.qos, id, false, qm.subscriptionIdentifiers)) {
       // [MQTT-3.1.2-25] too large for the client: discard and behave as if delivered.
       s.inflight.delete(id);
