@@ -170,4 +170,22 @@ describe('mqtt5-client features × embedded broker', function () {
     assert.ok(sent[0]!.alias && sent[0]!.topic === 'alias/a-rather-long-topic-name', JSON.stringify(sent));
     assert.ok(sent.slice(1).every((s) => s.alias === sent[0]!.alias && s.topic === ''), JSON.stringify(sent));
   });
+
+  it('offline queue is bounded: a message beyond its size is refused with an error (Catch), the status shows the queue depth', async function () {
+    const port = await freePort(); // nothing listens there
+    await helper.load(ALL, [
+      TAB,
+      { id: 'c1', type: 'mqtt5-client', brokerType: 'external', broker: `mqtt://127.0.0.1:${port}`, queueSize: 2, reconnectPeriod: 200 },
+      { id: 'out', type: 'mqtt5-out', z: 'f1', client: 'c1', topic: 'q/full', qos: '1', wires: [] },
+      ...observers(),
+    ]);
+    const caught = collect('caught');
+    const statuses = collect('statuses');
+    await waitStatus(statuses, /connection refused/, 10000);
+    for (let i = 0; i < 3; i++) inject('out', { payload: String(i) });
+    await waitFor(() => caught.length === 1, 10000, 'queue full error');
+    assert.match(caught[0].error.message, /offline queue is full \(2 messages\)/);
+    assert.equal(caught[0].payload, '2');
+    await waitStatus(statuses, /2 queued/, 10000);
+  });
 });
