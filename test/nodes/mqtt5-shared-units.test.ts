@@ -100,6 +100,11 @@ describe('mqtt5 shared helpers', function () {
     assert.equal(r.properties?.responseTopic, undefined);
     assert.equal(r.properties?.correlationData?.toString(), 'c');
     assert.throws(() => buildPublish(evaluate, {}, {}, { payload: 1, topic: 'a', retain: 'maybe' }), /msg.retain must be true or false/);
+    assert.throws(
+      () => buildPublish(evaluate, {}, { payloadFormat: 'true' }, { payload: Buffer.from([0xff]), topic: 'a' }),
+      /not valid UTF-8 \(0x99 payload format invalid\)/,
+    );
+    assert.equal(buildPublish(evaluate, {}, { payloadFormat: '' }, { payload: 'ü', topic: 'a', payloadFormatIndicator: true }).properties?.payloadFormatIndicator, true);
   });
 
   it('client settings: URL checked, birth/close/will read from flat fields, reason texts', async function () {

@@ -49,7 +49,7 @@ function isTextContentType(ct: string | undefined): boolean {
   return !!ct && (/^text\//i.test(ct.trim()) || /\b(xml|javascript|csv|yaml)\b/i.test(ct));
 }
 
-function validUtf8(buf: Buffer): boolean {
+export function validUtf8(buf: Buffer): boolean {
   // Buffer.toString replaces invalid sequences with U+FFFD: compare the round trip.
   const s = buf.toString('utf8');
   return Buffer.byteLength(s) === buf.length && Buffer.from(s, 'utf8').equals(buf);

@@ -14,6 +14,7 @@ import {
   normalizeUserProperties,
   toCorrelationData,
   UserPropertyEntry,
+  validUtf8,
 } from './messages';
 import { validatePublishTopic } from './topics';
 
@@ -117,7 +118,12 @@ export function buildPublish(
   }
 
   const pf = cfg.payloadFormat === undefined || cfg.payloadFormat === '' ? msg.payloadFormatIndicator : cfg.payloadFormat;
-  if (parseBool(pf, 'payload format indicator')) properties.payloadFormatIndicator = true;
+  if (parseBool(pf, 'payload format indicator')) {
+    if (!validUtf8(payload)) {
+      throw new MessageError('payload format indicator says UTF-8 text but the payload is not valid UTF-8 (0x99 payload format invalid)');
+    }
+    properties.payloadFormatIndicator = true;
+  }
 
   return { topic: topic as string, payload, qos, retain, ...(Object.keys(properties).length ? { properties } : {}) };
 }
