@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 /**
  * mqtt5-hub: run the broker from the command line.
- *   mqtt5-hub [--host 127.0.0.1] [--port 1883] [--config broker.json]
- * broker.json holds BrokerOptions (listeners, users, acl, limits, sysInterval, ...). --host/--port
- * add a TCP listener (the default one when the config has no listeners).
+ *   mqtt5-hub [--host 127.0.0.1] [--port 1883] [--config broker.json] [--store <dir>]
+ * broker.json holds BrokerOptions (listeners, users, acl, limits, sysInterval, ...); its "store"
+ * may be { "dir": "...", "flush": "always" | "interval" } for a durable FileStore (as --store).
+ * --host/--port add a TCP listener (the default one when the config has no listeners).
  */
 import * as fs from 'node:fs';
-import { createBroker } from './index';
+import { createBroker, FileStore, type FileStoreOptions } from './index';
 import type { BrokerOptions, ListenerConfig } from './types';
 
 function usage(): never {
-  process.stderr.write('usage: mqtt5-hub [--host <address>] [--port <port>] [--config <broker.json>]\n');
+  process.stderr.write('usage: mqtt5-hub [--host <address>] [--port <port>] [--config <broker.json>] [--store <dir>]\n');
   process.exit(2);
 }
 
@@ -18,6 +19,7 @@ async function main(argv: string[]): Promise<void> {
   let host: string | undefined;
   let port: number | undefined;
   let config: string | undefined;
+  let storeDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -28,6 +30,7 @@ async function main(argv: string[]): Promise<void> {
     if (a === '--host' || a === '-h') host = next();
     else if (a === '--port' || a === '-p') port = Number(next());
     else if (a === '--config' || a === '-c') config = next();
+    else if (a === '--store' || a === '-s') storeDir = next();
     else if (a === '--help') usage();
     else {
       process.stderr.write(`mqtt5-hub: unknown argument ${a}\n`);
@@ -59,6 +62,11 @@ async function main(argv: string[]): Promise<void> {
     listeners.push({ type: 'tcp', port: port ?? 1883, host: host ?? '127.0.0.1' });
   }
   options.listeners = listeners;
+  const storeCfg = options.store as unknown as Partial<FileStoreOptions> | undefined;
+  if (storeDir !== undefined) options.store = new FileStore({ dir: storeDir });
+  else if (storeCfg && typeof storeCfg === 'object' && typeof storeCfg.dir === 'string') {
+    options.store = new FileStore({ dir: storeCfg.dir, flush: storeCfg.flush, flushIntervalMs: storeCfg.flushIntervalMs });
+  }
   const broker = createBroker(options);
   broker.on('listenerError', ({ error }) => process.stderr.write(`mqtt5-hub: listener error: ${error.message}\n`));
   let infos;
