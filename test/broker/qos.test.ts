@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { collect, connect, RawClient, startBroker, type TestBroker } from './helpers';
 import { waitFor } from '../helpers/env';
+import { createBroker } from '../../src/broker';
 
 describe('broker core: QoS 0/1/2 and Receive Maximum', function () {
   let broker: TestBroker;
@@ -104,5 +105,45 @@ describe('broker core: QoS 0/1/2 and Receive Maximum', function () {
     const rest = [await c.next('publish'), await c.next('publish')];
     assert.deepEqual(rest.map((p) => p.payload.toString()), ['3', '4']);
     c.end();
+  });
+
+  it('maxQueued with drop-oldest / drop-newest: counted, reported (messageDropped), in stats', async () => {
+    for (const policy of ['drop-oldest', 'drop-newest'] as const) {
+      const b = createBroker({ sysInterval: 0, limits: { maxQueued: 2, queueFullPolicy: policy } });
+      const c = await b.connectInProcess({ clientId: 'q', cleanStart: false, sessionExpiryInterval: 60 });
+      await c.subscribe([{ topicFilter: 'qos/queue', qos: 1 }]);
+      await c.end();
+      const drops: string[] = [];
+      b.on('messageDropped', (d) => drops.push(`${d.clientId}:${d.reason}`));
+      for (let i = 0; i < 4; i++) await b.publish({ topic: 'qos/queue', payload: String(i), qos: 1 });
+      assert.deepEqual(drops, ['q:queue full', 'q:queue full']);
+      assert.equal(b.stats().messagesDropped, 2);
+      assert.equal(b.stats().queued, 2);
+      const again = await b.connectInProcess({ clientId: 'q', cleanStart: false, sessionExpiryInterval: 60 });
+      const got: string[] = [];
+      again.on('message', (m) => got.push(m.payload.toString()));
+      assert.deepEqual(got, policy === 'drop-oldest' ? ['2', '3'] : ['0', '1'], policy);
+      await b.close();
+    }
+  });
+
+  it('topic length / level limits: PUBLISH 0x90, SUBSCRIBE 0x8F', async () => {
+    const b = createBroker({ sysInterval: 0, limits: { maxTopicLevels: 3, maxTopicLength: 20 } });
+    const c = new RawClient(b, 5);
+    await c.connect({ clientId: 'levels' });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b/c/d', qos: 0 }, { topic: 'x'.repeat(21), qos: 0 }, { topic: 'a/+/c', qos: 0 }] });
+    assert.deepEqual((await c.next('suback')).granted, [0x8f, 0x8f, 0]);
+    c.send({ cmd: 'publish', topic: 'a/b/c/d', payload: 'x', qos: 0 });
+    assert.equal((await c.next('disconnect')).reasonCode, 0x90);
+    await b.close();
+  });
+
+  it('disconnectClient sends DISCONNECT 0x98 (administrative action)', async () => {
+    const c = new RawClient(broker, 5);
+    await c.connect({ clientId: 'admin-kick' });
+    assert.equal(broker.disconnectClient('admin-kick'), true);
+    assert.equal((await c.next('disconnect')).reasonCode, 0x98);
+    await c.closedPromise;
+    assert.equal(broker.disconnectClient('admin-kick'), false);
   });
 });

@@ -18,7 +18,10 @@ export function handleUnsubscribe(c: Connection, p: any): void {
     } else codes.push(RC.NO_SUBSCRIPTION_EXISTED);
   }
   // [MQTT-3.10.4-4] UNSUBACK with the same packet id; MQTT 5: one reason code per filter [MQTT-3.11.3-1]
-  if (c.protocolVersion === 5) c.send({ cmd: 'unsuback', messageId: p.messageId, granted: codes });
+  if (c.protocolVersion === 5) {
+    const properties = c.reasonProps(removed.length < filters.length ? 'no subscription existed for one or more filters' : undefined);
+    c.send(properties ? { cmd: 'unsuback', messageId: p.messageId, granted: codes, properties } : { cmd: 'unsuback', messageId: p.messageId, granted: codes });
+  }
   else c.send({ cmd: 'unsuback', messageId: p.messageId });
   if (removed.length) {
     if (s.persistent) broker.saveSession(s);
