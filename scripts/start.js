@@ -65,11 +65,12 @@ function ensureBuilt() {
   }
 }
 
+/** Every `from` port in the flow (numbers, numeric strings, and mentions in text) becomes `to`. */
 function relocate(value, from, to) {
   if (from === to) return value;
   if (value === from) return to;
   if (value === String(from)) return String(to);
-  if (typeof value === 'string') return value.replace(new RegExp(`:${from}\\b`, 'g'), `:${to}`);
+  if (typeof value === 'string') return value.replace(new RegExp(`(?<![0-9])${from}(?![0-9])`, 'g'), String(to));
   if (Array.isArray(value)) return value.map((v) => relocate(v, from, to));
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, relocate(v, from, to)]));
@@ -126,7 +127,9 @@ function prepareUserDir() {
   const flowsFile = path.join(userDir, 'flows.json');
   if (!fs.existsSync(flowsFile)) {
     const demo = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'demo.json'), 'utf8'));
-    fs.writeFileSync(flowsFile, JSON.stringify(relocate(demo, 1883, mqttPort), null, 4) + '\n');
+    // the demo's texts name the editor port (ws://127.0.0.1:1880/mqtt) and the broker port
+    const flow = relocate(relocate(demo, 1883, mqttPort), 1880, port);
+    fs.writeFileSync(flowsFile, JSON.stringify(flow, null, 4) + '\n');
     process.stdout.write(`npm start: deployed examples/demo.json into ${path.relative(root, flowsFile)}\n`);
   } else {
     process.stdout.write(`npm start: keeping your flows in ${path.relative(root, flowsFile)} (delete it to get the demo back)\n`);

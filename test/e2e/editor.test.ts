@@ -231,15 +231,30 @@ describe('e2e: the Node-RED editor in Chromium', function () {
   async function openDialog(type: string): Promise<{ id: string; prefix: string }> {
     const def = defs.get(type);
     assert.ok(def, `${type} is not registered in the editor`);
+    let id = '';
+    let prefix = 'node-input';
     if (def.category === 'config') {
+      prefix = 'node-config-input';
       await page.evaluate((t: string) => RED.editor.editConfig('', t, 'add'), type);
       await page.waitForSelector('.red-ui-tray #node-config-dialog-ok', { state: 'visible' });
-      return { id: '', prefix: 'node-config-input' };
+    } else {
+      id = await dropFromPalette(type, 300 + Math.floor(Math.random() * 300), 200 + Math.floor(Math.random() * 300));
+      await page.locator(`g.red-ui-flow-node-group[id="${id}"] rect.red-ui-flow-node`).dblclick();
+      await page.waitForSelector('.red-ui-tray #node-dialog-ok', { state: 'visible' });
     }
-    const id = await dropFromPalette(type, 300 + Math.floor(Math.random() * 300), 200 + Math.floor(Math.random() * 300));
-    await page.locator(`g.red-ui-flow-node-group[id="${id}"] rect.red-ui-flow-node`).dblclick();
-    await page.waitForSelector('.red-ui-tray #node-dialog-ok', { state: 'visible' });
-    return { id, prefix: 'node-input' };
+    // the tray is filled (template, oneditprepare) while it slides in: wait until it settles
+    await page
+      .waitForFunction(
+        ({ p, keys }: { p: string; keys: string[] }) => {
+          const tray = document.querySelectorAll('.red-ui-tray');
+          const last = tray[tray.length - 1];
+          return !!last && keys.every((k) => last.querySelector(`[id^="${p}-${k}"]`));
+        },
+        { p: prefix, keys: def.defaults },
+        { timeout: 5000 },
+      )
+      .catch(() => undefined); // a missing input is reported by the dialog test
+    return { id, prefix };
   }
 
   async function closeDialog(ok: boolean): Promise<void> {

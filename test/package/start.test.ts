@@ -59,7 +59,7 @@ describe('npm start (scripts/start.js)', function () {
     running = start(userDir, { PORT: String(port), MQTT_PORT: String(mqttPort) });
     const s = running;
     await waitFor(() => s.out().includes(`Node-RED editor: http://127.0.0.1:${port}/`), 60000, `the editor URL; output:\n${s.out()}`);
-    await waitFor(() => /Started flows/.test(s.out()), 30000, 'flows to start');
+    await waitFor(() => /Started flows/.test(s.out()), 30000, `flows to start; output:\n${s.out()}`);
 
     // the pack is found through the user directory's node_modules, as an installed module
     const link = path.join(userDir, 'node_modules', MODULE);
