@@ -12,7 +12,6 @@ import { closeRuntime, hookRuntimeEvents, isShuttingDown, park, take } from './h
 import { inputToPublish, isValidUtf8, type NodeMsg } from './input';
 import { BrokerRuntime, type RuntimeSink } from './runtime';
 
-
 type Send = (msg: Array<NodeMsg | null> | NodeMsg) => void;
 type Done = (err?: Error) => void;
 
