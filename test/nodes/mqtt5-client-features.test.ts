@@ -5,13 +5,12 @@
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- Node-RED's core tls-config node is CommonJS */
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as mqtt from 'mqtt';
 import { createBroker } from '../../src/broker';
 import type { Broker } from '../../src/broker/types';
-import { delay, freePort, requireTool, tmpDir, waitFor } from '../helpers/env';
+import { delay, freePort, waitFor } from '../helpers/env';
 import {
   collect,
   connectClient,
@@ -41,13 +40,8 @@ describe('mqtt5-client features × embedded broker', function () {
   let sub: mqtt.MqttClient | undefined;
 
   before(async function () {
-    const openssl = requireTool(this, 'openssl', 'apt-get install openssl');
-    dir = tmpDir('mqtt5-tls-');
-    const run = (...a: string[]): void => void execFileSync(openssl, a, { cwd: dir, stdio: 'ignore' });
-    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=mqtt5 test CA');
-    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1');
-    fs.writeFileSync(path.join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1\n');
-    run('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.crt', '-days', '2', '-extfile', 'ext');
+    // test-only certificates shipped with the tests (see mqtt5-fixtures/README.md)
+    dir = path.join(__dirname, 'mqtt5-fixtures');
     const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
     tlsPort = p2;
     wsPort = p3;
@@ -55,7 +49,7 @@ describe('mqtt5-client features × embedded broker', function () {
       sysInterval: 0,
       listeners: [
         { type: 'tcp', port: p1, host: '127.0.0.1' },
-        { type: 'tls', port: p2, host: '127.0.0.1', key: fs.readFileSync(path.join(dir, 'srv.key')), cert: fs.readFileSync(path.join(dir, 'srv.crt')) },
+        { type: 'tls', port: p2, host: '127.0.0.1', key: fs.readFileSync(path.join(dir, 'server.key')), cert: fs.readFileSync(path.join(dir, 'server.crt')) },
         { type: 'ws', port: p3, host: '127.0.0.1', path: '/mqtt' },
       ],
     });
@@ -66,7 +60,6 @@ describe('mqtt5-client features × embedded broker', function () {
   after(async function () {
     await stopServer();
     await broker?.close();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
   afterEach(async function () {
     await helper.unload();
