@@ -30,6 +30,8 @@ export interface StartOptions {
   cpuProfDir?: string;
   /** the CLI started for 'alt' */
   altCli?: string;
+  /** the CLI started for 'ours' (default nodes/lib/broker/cli.js) */
+  ourCli?: string;
 }
 
 export function findMosquitto(): string | null {
@@ -95,7 +97,7 @@ export async function startBroker(name: BrokerName, opts: StartOptions = {}): Pr
   let proc: ChildProcess;
   let cleanup: (() => void) | undefined;
   if (name === 'ours' || name === 'alt') {
-    const cli = name === 'alt' ? opts.altCli ?? '' : OUR_CLI;
+    const cli = name === 'alt' ? opts.altCli ?? '' : opts.ourCli ?? OUR_CLI;
     if (!fs.existsSync(cli)) throw new Error(`${path.relative(ROOT, cli) || '--alt-cli'} is missing (npm run build)`);
     const args = [cli, '--host', '127.0.0.1', '--port', String(port)];
     if (opts.cpuProfDir) {

@@ -41,6 +41,7 @@ export interface Options {
   profile: boolean;
   outDir: string;
   altCli?: string;
+  ourCli?: string;
 }
 
 function usage(): string {
@@ -58,6 +59,7 @@ function usage(): string {
     '  --profile           our broker only, under node --cpu-prof; prints top self-time functions',
     '  --out DIR           results directory (default bench-results)',
     '  --alt-cli PATH      also run "alt": our broker CLI from another build (A/B of an engine change)',
+    '  --cli PATH          run "ours" from this CLI instead of nodes/lib/broker/cli.js',
     '  --no-build          do not rebuild a stale nodes/lib/broker',
   ].join('\n');
 }
@@ -95,6 +97,7 @@ export function parseArgs(argv: string[]): Options {
       case '--profile': o.profile = true; break;
       case '--out': o.outDir = path.resolve(val() ?? ''); break;
       case '--alt-cli': o.altCli = path.resolve(val() ?? ''); break;
+      case '--cli': o.ourCli = path.resolve(val() ?? ''); break;
       case '--no-build': break; // handled by scripts/bench.js
       case '-h': case '--help': process.stdout.write(usage() + '\n'); process.exit(0); break;
       default: throw new Error(`unknown option ${a}\n${usage()}`);
@@ -258,8 +261,8 @@ function targets(all: Cell[]): Target[] {
 export async function main(argv: string[]): Promise<number> {
   const opts = parseArgs(argv);
   const available = opts.brokers.filter((b) => {
-    if (b === 'ours' && !fs.existsSync(OUR_CLI)) {
-      process.stderr.write(`bench: skipping our broker: ${path.relative(ROOT, OUR_CLI)} missing (npm run build)\n`);
+    if (b === 'ours' && !fs.existsSync(opts.ourCli ?? OUR_CLI)) {
+      process.stderr.write(`bench: skipping our broker: ${path.relative(ROOT, opts.ourCli ?? OUR_CLI)} missing (npm run build)\n`);
       return false;
     }
     if (b === 'alt' && !opts.altCli) {
@@ -310,7 +313,7 @@ export async function main(argv: string[]): Promise<number> {
           const label = `${sc} run ${run}/${opts.runs} ${cell.broker}`;
           process.stdout.write(`  ${pad(label, 34)}`);
           try {
-            current = await startBroker(cell.broker, { cpuProfDir: profDir, altCli: opts.altCli });
+            current = await startBroker(cell.broker, { cpuProfDir: profDir, altCli: opts.altCli, ourCli: opts.ourCli });
             const res = await gen.run({
               scenario: sc,
               port: current.port,
