@@ -452,7 +452,28 @@ export class BrokerImpl implements Broker {
   }
 
   storeOp(p: Promise<unknown>): void {
-    p.catch((error: Error) => this.emit('clientError', { error: new Error(`store: ${error.message}`) }));
+    const settled = p.catch((error: Error) => this.emit('clientError', { error: new Error(`store: ${error.message}`) }));
+    if (this.collecting !== null) this.collecting.push(settled);
+  }
+
+  /**
+   * Store writes issued while accepting one QoS>0 PUBLISH are collected so that its PUBACK /
+   * PUBREC (or the in-process publish() promise) waits until they are durable: an acknowledged
+   * message survives a crash (per the store's flush policy).
+   */
+  collecting: Array<Promise<unknown>> | null = null;
+
+  /** Accept a publish and return the store writes it caused (empty when none). */
+  acceptDurably(msg: BrokerMessage, client: ClientIdentity | null): { n: number; ops: Array<Promise<unknown>> } {
+    const outer = this.collecting;
+    const ops: Array<Promise<unknown>> = [];
+    this.collecting = ops;
+    try {
+      return { n: this.acceptPublish(msg, client), ops };
+    } finally {
+      this.collecting = outer;
+      if (outer !== null) outer.push(...ops);
+    }
   }
 
   // ------------------------------------------------------------------ subscriptions
@@ -792,7 +813,13 @@ export class BrokerImpl implements Broker {
       bm.properties = p;
       if (p.messageExpiryInterval !== undefined) bm.receivedAt = Date.now();
     }
-    this.acceptPublish(bm, null);
+    if (bm.qos === 0 && !bm.retain) {
+      this.acceptPublish(bm, null);
+      return;
+    }
+    // resolves once the message is stored for persistent sessions / as retained
+    const { ops } = this.acceptDurably(bm, null);
+    if (ops.length) await Promise.all(ops);
   }
 
   /** Internal publish for $SYS (retained, not persisted). */

@@ -102,6 +102,9 @@ export class Connection implements Link {
   readonly autoAck = false;
   /** Inbound QoS 1 messages waiting for an asynchronous authorization. */
   pendingInbound = 0;
+  /** Acknowledgements waiting for store writes, and the chain that keeps them in order. */
+  acksWaiting = 0;
+  ackChain: Promise<unknown> = Promise.resolve();
   requestProblemInfo = true;
   authMethod: string | undefined;
   /** Packets held while an asynchronous step (auth hook) runs, to keep their order. */

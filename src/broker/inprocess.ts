@@ -218,7 +218,14 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
       }
     }
     if (!this.connected) return { reasonCode: RC.UNSPECIFIED_ERROR, reasonString: 'not connected' };
-    const n = b.acceptPublish(msg, this.identity);
+    let n: number;
+    if (qos === 0 && !msg.retain) n = b.acceptPublish(msg, this.identity);
+    else {
+      // resolve once the message is durable (stored for persistent sessions / as retained)
+      const r = b.acceptDurably(msg, this.identity);
+      n = r.n;
+      if (r.ops.length) await Promise.all(r.ops);
+    }
     return n === 0 ? { reasonCode: RC.NO_MATCHING_SUBSCRIBERS, reasonString: 'no matching subscribers' } : { reasonCode: 0 };
   }
 

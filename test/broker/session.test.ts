@@ -172,4 +172,26 @@ describe('broker core: sessions', function () {
     assert.deepEqual(got, ['gone']);
     await b2.close();
   });
+
+  it('PUBACK waits until the message is stored for a persistent session (acknowledged = durable)', async () => {
+    const store = new MemoryStore();
+    const release: Array<() => void> = [];
+    const enqueue = store.enqueue.bind(store);
+    store.enqueue = (clientId, msgs) => new Promise<void>((resolve) => release.push(() => void enqueue(clientId, msgs).then(resolve)));
+    const b = createBroker({ sysInterval: 0, store });
+    const sub = await b.connectInProcess({ clientId: 'durable-sub', cleanStart: false, sessionExpiryInterval: 60 });
+    await sub.subscribe([{ topicFilter: 'sess/durable', qos: 1 }]);
+    await sub.end();
+    const c = new RawClient(b, 5);
+    await c.connect({ clientId: 'durable-pub' });
+    c.send({ cmd: 'publish', topic: 'sess/durable', payload: 'x', qos: 1, messageId: 1 });
+    c.send({ cmd: 'publish', topic: 'sess/other', payload: 'y', qos: 1, messageId: 2 });
+    assert.equal(await c.none('puback', 150), true, 'no PUBACK before the store has it');
+    assert.equal(release.length, 1);
+    release[0]!();
+    assert.equal((await c.next('puback')).messageId, 1);
+    assert.equal((await c.next('puback')).messageId, 2, 'acknowledgements stay in order');
+    c.end();
+    await b.close();
+  });
 });

@@ -123,7 +123,10 @@ function accepted(c: Connection, msg: BrokerMessage, id: number, rc: number): vo
   }
   const broker = c.broker;
   broker.pressureTarget = null;
-  const n = broker.acceptPublish(msg, c.identity);
+  let n: number;
+  let ops: Array<Promise<unknown>> | null = null;
+  if (qos === 0) n = broker.acceptPublish(msg, c.identity);
+  else ({ n, ops } = broker.acceptDurably(msg, c.identity));
   const target = broker.pressureTarget as unknown;
   if (target !== null) {
     // a recipient is congested: stop reading from this publisher until it drains (flow control)
@@ -131,14 +134,24 @@ function accepted(c: Connection, msg: BrokerMessage, id: number, rc: number): vo
     if (target instanceof Connection) c.throttle(target);
   }
   if (qos === 0) return;
-  // [MQTT-3.4.2-1] 0x10 No matching subscribers is a success code.
+  // 0x10 No matching subscribers is a success code (3.4.2.1).
   const code = n === 0 ? RC.NO_MATCHING_SUBSCRIBERS : 0;
-  if (qos === 1) sendAck(c, 'puback', id, code, undefined);
-  else {
-    const s = c.session!;
-    (s.inboundQos2 ??= new Set()).add(id);
-    sendAck(c, 'pubrec', id, code, undefined);
+  const cmd = qos === 1 ? 'puback' : 'pubrec';
+  if (qos === 2) (c.session!.inboundQos2 ??= new Set()).add(id);
+  if ((ops === null || ops.length === 0) && c.acksWaiting === 0) {
+    sendAck(c, cmd, id, code, undefined);
+    return;
   }
+  // the message went to the store (persistent sessions, retained): acknowledge once it is
+  // durable, keeping the order of acknowledgements
+  c.acksWaiting++;
+  if (qos === 1) c.pendingInbound++;
+  const waitFor = ops !== null && ops.length > 0 ? Promise.all(ops) : null;
+  c.ackChain = c.ackChain.then(() => waitFor).then(() => {
+    c.acksWaiting--;
+    if (qos === 1) c.pendingInbound--;
+    if (c.state !== 3 /* closed */) sendAck(c, cmd, id, code, undefined);
+  });
 }
 
 export function sendAck(c: Connection, cmd: string, messageId: number, reasonCode: number, reasonString: string | undefined): void {
