@@ -240,7 +240,7 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
       const caught = collect('caught');
       await waitConnected('c1');
       await delay(500);
-      inject('req', { payload: { q: 42 }, topic: 'ignored', correlationData: 'user-data-not-used' });
+      inject('req', { payload: { q: 42 }, topic: 'ignored', correlationData: 12, responseTopic: 'not/used' });
       await waitFor(() => replies.length === 1, 10000, 'reply');
       assert.deepEqual(replies[0].payload, { q: 42 });
       assert.deepEqual(replies[0].response.userProperties, { 'answered-by': 'svc' });

@@ -85,7 +85,9 @@ export = function (RED: any): void {
       if (rterr) return done(new Error(`reply topic: ${rterr}`));
       let out;
       try {
-        out = buildPublish(evaluate, node, { ...config, replyMode: false, responseTopic: '', correlationData: '' }, msg, nodeProps);
+        // response topic and correlation data are the node's own: whatever msg carries is not used
+        const req = { ...msg, responseTopic: undefined, correlationData: undefined };
+        out = buildPublish(evaluate, node, { ...config, replyMode: false, responseTopic: '', correlationData: '' }, req, nodeProps);
       } catch (e) {
         return done(e as Error);
       }
