@@ -78,7 +78,7 @@ export function summarizeProfile(file: string, root: string, top = 20): ProfileS
     const seen = new Set<string>();
     for (let id: number | undefined = prof.samples[i]; id !== undefined; id = parent.get(id)) {
       const cf = byId.get(id)?.callFrame;
-      if (!cf || !/nodes\/lib\/broker\/|mqtt-packet\//.test(cf.url)) continue;
+      if (!cf || !/\/lib\/broker\/|mqtt-packet\//.test(cf.url)) continue;
       const key = keyOf(cf);
       if (seen.has(key)) continue;
       seen.add(key);
