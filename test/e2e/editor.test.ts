@@ -319,6 +319,9 @@ describe('e2e: the Node-RED editor in Chromium', function () {
           return { valid: n.valid, errors: n.validationErrors || [] };
         }, id);
         if (node.valid !== false) problems.push(`${type} saved with invalid values is not marked invalid`);
+        // the editor lists one entry per invalid property: its name, or the validator's message
+        const own = (node.errors as string[]).filter((e) => e !== 'client');
+        if (own.length < cases.length) problems.push(`${type}: validation errors ${JSON.stringify(node.errors)} do not cover ${cases.map((c) => c.field).join(', ')}`);
         await page.evaluate((i: string) => {
           RED.nodes.remove(i);
           RED.view.redraw(true);
