@@ -7,7 +7,7 @@
  * Every figure is the median of --runs runs; each run starts a fresh broker process, warms up,
  * measures for --measure ms and stops everything. Results also go to bench-results/*.json.
  */
-import { fork, ChildProcess } from 'node:child_process';
+import { execFileSync, fork, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -258,6 +258,17 @@ function targets(all: Cell[]): Target[] {
   return out;
 }
 
+/** HEAD and whether src/broker differs from it (the numbers belong to that code). */
+function gitCommit(): { head?: string; brokerDirty?: boolean } {
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src/broker'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return { head, brokerDirty: dirty.length > 0 };
+  } catch {
+    return {};
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const opts = parseArgs(argv);
   const available = opts.brokers.filter((b) => {
@@ -409,6 +420,7 @@ export async function main(argv: string[]): Promise<number> {
       {
         date: new Date().toISOString(),
         machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() },
+        commit: gitCommit(),
         options: { ...opts, outDir: undefined },
         summary,
         targets: t,
