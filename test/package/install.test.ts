@@ -128,6 +128,33 @@ describe('package: npm pack + install into a real Node-RED 4', function () {
     assert.deepEqual(problems, []);
   });
 
+  it('packs en-US and de message catalogues with the same keys for every node type', function () {
+    const keys = (o: unknown, prefix = ''): string[] =>
+      o && typeof o === 'object' && !Array.isArray(o)
+        ? Object.entries(o as Record<string, unknown>).flatMap(([k, v]) => keys(v, prefix ? `${prefix}.${k}` : k))
+        : [prefix];
+    const localesDir = path.join(path.dirname(exDir), 'nodes', 'locales');
+    const problems: string[] = [];
+    for (const type of types) {
+      const read = (lang: string): unknown => {
+        const f = path.join(localesDir, lang, `${type}.json`);
+        return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : null;
+      };
+      const en = read('en-US');
+      const de = read('de');
+      if (!en) problems.push(`${type}: no en-US catalogue`);
+      if (!de) problems.push(`${type}: no de catalogue`);
+      if (!en || !de) continue;
+      const enKeys = new Set(keys(en));
+      const deKeys = new Set(keys(de));
+      const missing = [...enKeys].filter((k) => !deKeys.has(k));
+      const extra = [...deKeys].filter((k) => !enKeys.has(k));
+      if (missing.length) problems.push(`${type}: de lacks ${missing.join(', ')}`);
+      if (extra.length) problems.push(`${type}: de has keys en-US lacks: ${extra.join(', ')}`);
+    }
+    assert.deepEqual(problems, []);
+  });
+
   it('serves every icon of icons/ as an SVG', async function () {
     const listed = await nr.getJson<Record<string, string[]>>('/icons');
     const ours = listed[MODULE] ?? [];
