@@ -119,7 +119,7 @@ function coreNodeTypes(): Set<string> {
 
 function installedNodeRedVersions(): Array<{ version: string; node: string; where: string }> {
   const out: Array<{ version: string; node: string; where: string }> = [];
-  for (const where of ['node_modules/node-red', '.test-tmp/nr5/node_modules/node-red']) {
+  for (const where of ['node_modules/node-red', '.test-tmp/nr5/node_modules/node-red', '.test-tmp/nr3/node_modules/node-red']) {
     const f = path.join(ROOT, where, 'package.json');
     if (!fs.existsSync(f)) continue;
     const p = JSON.parse(fs.readFileSync(f, 'utf8')) as { version: string; engines: { node: string } };
@@ -155,10 +155,10 @@ describe('package: node-red-dev validate checks (offline)', function () {
     assert.ok(PKG.keywords?.includes('node-red'));
   });
 
-  it('P06 declares node-red.version, satisfied by the Node-RED releases we test (4.1.15, 5.0.7)', function () {
+  it('P06 declares node-red.version, satisfied by the Node-RED releases we test (3.1.15, 4.1.15, 5.0.7)', function () {
     const range = PKG['node-red'].version;
     assert.ok(range && semver.validRange(range), 'node-red.version must be a semver range');
-    for (const v of ['4.1.15', '5.0.7', ...installedNodeRedVersions().map((x) => x.version)]) {
+    for (const v of ['3.1.15', '4.1.15', '5.0.7', ...installedNodeRedVersions().map((x) => x.version)]) {
       assert.ok(semver.satisfies(v, range!), `Node-RED ${v} does not satisfy node-red.version ${range}`);
     }
     assert.ok(!semver.satisfies('2.2.3', range!), 'Node-RED 2 is not supported: the range must exclude it');
