@@ -110,6 +110,7 @@ export function describeRelease(r: Release): void {
     const types = packageNodeTypes();
 
     before(async function () {
+      this.timeout(420000); // the first run downloads the release (and Node) from npm: up to 300 s
       try {
         nodeVersion = ensureRelease(r);
       } catch (err) {
