@@ -541,39 +541,49 @@ export class BrokerImpl implements Broker {
 
   /** Deliver `msg` to every matching subscription. */
   route(msg: BrokerMessage): number {
-    const ctx: RouteCtx = {
-      gen: ++this.routeGen,
-      origin: msg.origin,
-      sessions: [],
-      qos: [],
-      subIds: [],
-      rap: [],
-      groups: [],
-    };
+    const m = this.trie.matchAll(msg.topic);
+    const gen = ++this.routeGen;
     this.encodeGen++;
-    this.trie.match(
-      msg.topic,
-      (s, sub) => {
-        // [MQTT-3.8.3-3] No Local: never back to the connection that published it.
-        if (sub.nl && s.clientId === ctx.origin) return;
-        const id = sub.subscriptionIdentifier;
-        if (s.gen === ctx.gen) {
-          // one delivery per client, with the highest QoS and ALL matching subscription ids (3.3.4)
-          const i = s.idx;
-          if (sub.qos > ctx.qos[i]!) ctx.qos[i] = sub.qos;
-          if (id) (ctx.subIds[i] ??= []).push(id);
-          if (sub.rap) ctx.rap[i] = true;
-          return;
-        }
-        s.gen = ctx.gen;
-        s.idx = ctx.sessions.length;
-        ctx.sessions.push(s);
-        ctx.qos.push(sub.qos);
-        ctx.subIds.push(id ? [id] : undefined);
-        ctx.rap.push(sub.rap === true);
-      },
-      (g) => ctx.groups.push(g),
-    );
+    // scratch arrays are reused unless this is a nested route (an in-process client publishing
+    // from its message handler)
+    const ctx: RouteCtx = this.routeDepth === 0 ? this.rootCtx : { gen, origin: undefined, sessions: [], qos: [], subIds: [], rap: [], groups: [] };
+    ctx.sessions.length = ctx.qos.length = ctx.subIds.length = ctx.rap.length = 0;
+    const origin = msg.origin;
+    const ms = m.sessions;
+    const msubs = m.subs;
+    for (let k = 0; k < ms.length; k++) {
+      const s = ms[k]!;
+      const sub = msubs[k]!;
+      // [MQTT-3.8.3-3] No Local: never back to the connection that published it.
+      if (sub.nl && s.clientId === origin) continue;
+      const id = sub.subscriptionIdentifier;
+      if (s.gen === gen) {
+        // one delivery per client, with the highest QoS and ALL matching subscription ids (3.3.4)
+        const i = s.idx;
+        if (sub.qos > ctx.qos[i]!) ctx.qos[i] = sub.qos;
+        if (id) ctx.subIds[i] = ctx.subIds[i] ? [...ctx.subIds[i]!, id] : [id];
+        if (sub.rap) ctx.rap[i] = true;
+        continue;
+      }
+      s.gen = gen;
+      s.idx = ctx.sessions.length;
+      ctx.sessions.push(s);
+      ctx.qos.push(sub.qos);
+      ctx.subIds.push(id ? [id] : undefined);
+      ctx.rap.push(sub.rap === true);
+    }
+    this.routeDepth++;
+    try {
+      return this.deliverRoute(msg, ctx, m.groups);
+    } finally {
+      this.routeDepth--;
+    }
+  }
+
+  private routeDepth = 0;
+  private readonly rootCtx: RouteCtx = { gen: 0, origin: undefined, sessions: [], qos: [], subIds: [], rap: [], groups: [] };
+
+  private deliverRoute(msg: BrokerMessage, ctx: RouteCtx, groups: ShareGroup<Session>[]): number {
     let n = 0;
     let noRetain: BrokerMessage | null = null;
     const mq = msg.qos;
@@ -585,7 +595,8 @@ export class BrokerImpl implements Broker {
       // [MQTT-3.8.4-8] delivered QoS = min(message QoS, granted QoS)
       if (this.deliver(ctx.sessions[i]!, m, (q < mq ? q : mq) as QoS, ctx.subIds[i], undefined)) n++;
     }
-    for (const g of ctx.groups) {
+    for (let k = 0; k < groups.length; k++) {
+      const g = groups[k]!;
       const member = this.pickMember(g, mq);
       if (!member) continue;
       const sub = member.sub;

@@ -40,12 +40,27 @@ class TrieNode<S extends Subscriber> {
 }
 
 export type MatchFn<S extends Subscriber> = (session: S, sub: Subscription) => void;
+
+/** Everything a topic matches, as parallel arrays (cached per topic until a subscription changes). */
+export interface MatchResult<S extends Subscriber> {
+  version: number;
+  sessions: S[];
+  subs: Subscription[];
+  groups: ShareGroup<S>[];
+}
+
+/** Topics whose match result is cached (the cache is dropped as a whole when full). */
+const MATCH_CACHE_MAX = 10000;
 export type ShareFn<S extends Subscriber> = (group: ShareGroup<S>) => void;
 
 export class TopicTrie<S extends Subscriber> {
   private readonly root = new TrieNode<S>(null, '');
   subscriptionCount = 0;
   retainedCount = 0;
+  /** Bumped by every subscription change; cached match results of older versions are stale. */
+  private version = 0;
+  private readonly cache = new Map<string, MatchResult<S>>();
+  private cacheVersion = 0;
 
   private node(filter: string, create: true): TrieNode<S>;
   private node(filter: string, create: false): TrieNode<S> | null;
@@ -77,6 +92,7 @@ export class TopicTrie<S extends Subscriber> {
 
   /** Add or replace a plain subscription. Returns true when it replaced an existing one. */
   add(filter: string, session: S, sub: Subscription): boolean {
+    this.version++;
     const n = this.node(filter, true);
     const subs = (n.subs ??= new Map());
     const existed = subs.has(session);
@@ -86,6 +102,7 @@ export class TopicTrie<S extends Subscriber> {
   }
 
   remove(filter: string, session: S): boolean {
+    this.version++;
     const n = this.node(filter, false);
     if (!n || !n.subs || !n.subs.delete(session)) return false;
     this.subscriptionCount--;
@@ -94,6 +111,7 @@ export class TopicTrie<S extends Subscriber> {
   }
 
   addShared(group: string, filter: string, session: S, sub: Subscription): boolean {
+    this.version++;
     const n = this.node(filter, true);
     const shares = (n.shares ??= new Map());
     let g: ShareGroup<S> | undefined = shares.get(group);
@@ -112,6 +130,7 @@ export class TopicTrie<S extends Subscriber> {
   }
 
   removeShared(group: string, filter: string, session: S): boolean {
+    this.version++;
     const n = this.node(filter, false);
     const g = n?.shares?.get(group);
     if (!n || !g) return false;
@@ -129,6 +148,30 @@ export class TopicTrie<S extends Subscriber> {
 
   getShared(group: string, filter: string): ShareGroup<S> | undefined {
     return this.node(filter, false)?.shares?.get(group);
+  }
+
+  /** All subscriptions and share groups matching `topic`; cached until the subscriptions change. */
+  matchAll(topic: string): MatchResult<S> {
+    if (this.cacheVersion !== this.version) {
+      // subscriptions changed: drop every cached result (no stale references kept)
+      if (this.cache.size > 0) this.cache.clear();
+      this.cacheVersion = this.version;
+    } else {
+      const cached = this.cache.get(topic);
+      if (cached !== undefined) return cached;
+    }
+    const r: MatchResult<S> = { version: this.version, sessions: [], subs: [], groups: [] };
+    this.match(
+      topic,
+      (s, sub) => {
+        r.sessions.push(s);
+        r.subs.push(sub);
+      },
+      (g) => r.groups.push(g),
+    );
+    if (this.cache.size >= MATCH_CACHE_MAX) this.cache.clear();
+    this.cache.set(topic, r);
+    return r;
   }
 
   /**
