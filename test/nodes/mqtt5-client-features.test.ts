@@ -18,6 +18,7 @@ import {
   helper,
   inject,
   NODES,
+  publish,
   observers,
   startServer,
   stopServer,
@@ -180,5 +181,29 @@ describe('mqtt5-client features × embedded broker', function () {
     assert.match(caught[0].error.message, /offline queue is full \(2 messages\)/);
     assert.equal(caught[0].payload, '2');
     await waitStatus(statuses, /2 queued/, 10000);
+  });
+
+  it('persistent session (clean start off, session expiry): messages published while the flow was stopped arrive after redeploy', async function () {
+    const flow = [
+      TAB,
+      { id: 'c1', type: 'mqtt5-client', brokerType: 'external', broker: tcp, clientId: 'persistent-1', cleanStart: false, sessionExpiry: 300, reconnectPeriod: 200 },
+      { id: 'in', type: 'mqtt5-in', z: 'f1', client: 'c1', topic: 'persist/#', qos: '1', wires: [['h']] },
+      { id: 'h', type: 'helper', z: 'f1' },
+    ];
+    await helper.load(ALL, flow);
+    await waitConnected('c1');
+    await delay(200);
+    await helper.unload(); // clean disconnect; the broker keeps the session for 300 s
+    const pub = await connectClient(tcp);
+    try {
+      await publish(pub, 'persist/a', 'while-away', { qos: 1 });
+    } finally {
+      await endClient(pub);
+    }
+    await helper.load(ALL, flow);
+    const h = collect('h');
+    await waitFor(() => h.length === 1, 10000, 'queued message after reconnect');
+    assert.equal(h[0].payload, 'while-away');
+    assert.equal(h[0].topic, 'persist/a');
   });
 });

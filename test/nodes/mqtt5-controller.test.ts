@@ -72,4 +72,18 @@ describe('mqtt5 client controller × embedded broker in-process', function () {
     ctl.deregister(a);
     await waitFor(() => !subsOnBroker().some((s) => s.topicFilter.startsWith('multi/')), 5000, 'deregister unsubscribes');
   });
+
+  it('a node restarted by a redeploy keeps the broker subscription; a filter nobody takes back is unsubscribed shortly after', async function () {
+    const a = {};
+    const h = { onMessage: () => undefined };
+    ctl.subscribe(a, { filter: 'keep/#', qos: 1 }, h);
+    ctl.subscribe(a, { filter: 'gone/#', qos: 1 }, h);
+    await waitFor(() => subsOnBroker().filter((s) => /^(keep|gone)\//.test(s.topicFilter)).length === 2, 5000, 'subscribed');
+    ctl.deregister(a, false); // node closed by a redeploy, not removed
+    const b = {};
+    ctl.subscribe(b, { filter: 'keep/#', qos: 1 }, h); // the restarted node takes keep/# back
+    await waitFor(() => !subsOnBroker().some((s) => s.topicFilter === 'gone/#'), 5000, 'gone/# unsubscribed after the grace period');
+    assert.ok(subsOnBroker().some((s) => s.topicFilter === 'keep/#'), 'keep/# still subscribed');
+    ctl.deregister(b);
+  });
 });

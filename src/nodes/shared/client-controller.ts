@@ -83,6 +83,7 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
   private readonly users = new Set<object>();
   private readonly entries = new Map<string, Entry>();
   private readonly byId = new Map<number, Entry>();
+  private readonly pendingUnsubscribe = new Map<string, NodeJS.Timeout>();
   private nextId = 1;
   private readonly queue: Queued[] = [];
   private seq = 0;
@@ -136,10 +137,16 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
     }
   }
 
-  deregister(user: object): void {
+  /**
+   * A node stops using this connection. `removed` (the node was deleted): its subscriptions are
+   * unsubscribed at once. Otherwise (redeploy, shutdown) UNSUBSCRIBE is deferred: if the connection
+   * closes meanwhile, or the restarted node subscribes the same filter again, the broker keeps the
+   * subscription, so a persistent session (clean start off) still collects messages.
+   */
+  deregister(user: object, removed = true): void {
     this.users.delete(user);
     for (const [filter, e] of this.entries) {
-      if (e.handlers.delete(user) && e.handlers.size === 0) this.dropEntry(filter, e);
+      if (e.handlers.delete(user) && e.handlers.size === 0) this.dropEntry(filter, e, removed);
     }
   }
 
@@ -152,6 +159,11 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
   /** Subscribe `owner` to spec.filter. Identical filters share one broker subscription. */
   subscribe(owner: object, spec: SubscribeSpec, handler: SubscriptionHandler): void {
     let e = this.entries.get(spec.filter);
+    const pending = this.pendingUnsubscribe.get(spec.filter);
+    if (pending) {
+      clearTimeout(pending);
+      this.pendingUnsubscribe.delete(spec.filter);
+    }
     if (!e) {
       e = { spec: { ...spec }, id: this.allocId(), handlers: new Map() };
       this.entries.set(spec.filter, e);
@@ -172,7 +184,7 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
   unsubscribe(owner: object, filter: string): boolean {
     const e = this.entries.get(filter);
     if (!e || !e.handlers.delete(owner)) return false;
-    if (e.handlers.size === 0) this.dropEntry(filter, e);
+    if (e.handlers.size === 0) this.dropEntry(filter, e, true);
     return true;
   }
 
@@ -183,10 +195,18 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
     return out;
   }
 
-  private dropEntry(filter: string, e: Entry): void {
+  private dropEntry(filter: string, e: Entry, now: boolean): void {
     this.entries.delete(filter);
     this.byId.delete(e.id);
-    if (this.connection.connected) void this.connection.unsubscribe([filter]).catch(() => undefined);
+    const send = (): void => {
+      this.pendingUnsubscribe.delete(filter);
+      if (this.closed || this.entries.has(filter) || !this.connection.connected) return;
+      void this.connection.unsubscribe([filter]).catch(() => undefined);
+    };
+    if (now) return send();
+    const t = setTimeout(send, 1000);
+    t.unref();
+    this.pendingUnsubscribe.set(filter, t);
   }
 
   private allocId(): number {
@@ -345,6 +365,8 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
     const pending = this.queue.splice(0);
     for (const q of pending) q.reject(new Error('connection closed before the message could be sent (offline queue discarded)'));
     await this.connection.stop(this.opts.close ? { closeMessage: this.opts.close } : {});
+    for (const t of this.pendingUnsubscribe.values()) clearTimeout(t);
+    this.pendingUnsubscribe.clear();
     this.entries.clear();
     this.byId.clear();
     this.users.clear();

@@ -31,9 +31,10 @@ export function attachClient(
   controller.on('status', show);
   controller.register(node);
   show(controller.status);
-  node.on('close', () => {
+  node.on('close', (removed: boolean, done: () => void) => {
     controller.off('status', show);
-    controller.deregister(node);
+    controller.deregister(node, removed === true);
+    done();
   });
   (node as { refreshStatus?: () => void }).refreshStatus = () => show(controller.status);
   return controller;
