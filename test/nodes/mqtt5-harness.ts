@@ -90,7 +90,7 @@ export function observers(): unknown[] {
 
 export const TAB = { id: 'f1', type: 'tab', label: 'test' };
 
-/** Wait until the given mqtt5-client config nodes are connected (subscriptions restored). */
+/** Wait until the given mqtt5-client config nodes are connected and every subscription is acknowledged. */
 export function waitConnected(...ids: string[]): Promise<unknown> {
-  return waitFor(() => ids.every((id) => helper.getNode(id)?.controller?.connected), 15000, `${ids.join(', ')} connected`);
+  return waitFor(() => ids.every((id) => helper.getNode(id)?.controller?.settled), 15000, `${ids.join(', ')} connected`);
 }

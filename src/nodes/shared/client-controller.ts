@@ -113,6 +113,12 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
   get connected(): boolean {
     return this.ready && this.connection.connected;
   }
+  /** Connected and every subscription acknowledged (SUBACK received) at least once. */
+  get settled(): boolean {
+    if (!this.connected) return false;
+    for (const e of this.entries.values()) if (e.granted === undefined) return false;
+    return true;
+  }
   get caps(): ServerCapabilities | undefined {
     return this.connection.caps;
   }
