@@ -104,7 +104,7 @@ export class Connection implements Link {
   pendingInbound = 0;
   /** Acknowledgements waiting for store writes, and the chain that keeps them in order. */
   acksWaiting = 0;
-  ackChain: Promise<unknown> = Promise.resolve();
+  ackChain: Promise<unknown> | null = null;
   requestProblemInfo = true;
   authMethod: string | undefined;
   /** Packets held while an asynchronous step (auth hook) runs, to keep their order. */

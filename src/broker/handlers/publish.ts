@@ -147,9 +147,10 @@ function accepted(c: Connection, msg: BrokerMessage, id: number, rc: number): vo
   c.acksWaiting++;
   if (qos === 1) c.pendingInbound++;
   const waitFor = ops !== null && ops.length > 0 ? Promise.all(ops) : null;
-  c.ackChain = c.ackChain.then(() => waitFor).then(() => {
+  c.ackChain = (c.ackChain ?? Promise.resolve()).then(() => waitFor).then(() => {
     c.acksWaiting--;
     if (qos === 1) c.pendingInbound--;
+    if (c.acksWaiting === 0) c.ackChain = null;
     if (c.state !== 3 /* closed */) sendAck(c, cmd, id, code, undefined);
   });
 }
