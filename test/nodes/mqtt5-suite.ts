@@ -300,7 +300,9 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
       assert.ok(msgs.some((x) => /group "g\/1" must not contain/.test(x)));
       assert.ok(msgs.some((x) => /msg.action must be/.test(x)));
       // dynamic subscribe / getSubscriptions / unsubscribe
+      const dynStatus = collect('statuses');
       inject('dyn', { action: 'subscribe', topic: [{ topic: `${t}/d/#`, qos: 1 }, `${t}/e`] });
+      await waitStatus(dynStatus, /^connected · 2 subscriptions$/, 5000);
       inject('dyn', { action: 'getSubscriptions' });
       const h = collect('h');
       await waitFor(() => h.length === 1, 5000, 'subscriptions list');

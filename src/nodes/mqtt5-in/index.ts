@@ -4,7 +4,7 @@
  * (one per distinct filter), or by local filter matching when the broker has no identifiers.
  */
 import type { QoS } from '../../broker/types';
-import type { SubscribeSpec, SubscriptionHandler } from '../shared/client-controller';
+import type { ClientController, SubscribeSpec, SubscriptionHandler } from '../shared/client-controller';
 import { toNodeRedMessage } from '../shared/incoming';
 import { MessageError, OutputFormat } from '../shared/messages';
 import { attachClient } from '../shared/node-glue';
@@ -60,10 +60,18 @@ export = function (RED: any): void {
     const format: OutputFormat = FORMATS.includes(config.datatype as OutputFormat) ? (config.datatype as OutputFormat) : 'auto';
     const dynamic = Number(config.inputs) === 1;
     let subError: string | undefined;
-    const controller = attachClient(RED, node, config.client, undefined, (s) =>
+    // dynamic nodes show how many filters they are subscribed to
+    const attached: { ctl?: ClientController } = {}; // set once attached (the status callback runs before)
+    const extra = (): string | undefined => {
+      if (!dynamic || !attached.ctl) return undefined;
+      const n = attached.ctl.subscriptionsOf(node).length;
+      return `${n} subscription${n === 1 ? '' : 's'}`;
+    };
+    const controller = attachClient(RED, node, config.client, extra, (s) =>
       subError && s.state === 'connected' ? { fill: 'red', shape: 'ring', text: subError } : undefined,
     );
     if (!controller) return;
+    attached.ctl = controller;
 
     const handler: SubscriptionHandler = {
       onMessage(m) {
@@ -111,6 +119,7 @@ export = function (RED: any): void {
             specFrom(t, { ...dflt, ...(msg.qos !== undefined ? { qos: msg.qos } : {}) }),
           );
           for (const s of specs) controller.subscribe(node, s, handler);
+          node.refreshStatus?.();
         } else if (action === 'unsubscribe') {
           if (msg.topic === true || msg.topic === undefined) {
             for (const s of controller.subscriptionsOf(node)) controller.unsubscribe(node, s.filter);
@@ -122,6 +131,7 @@ export = function (RED: any): void {
               controller.unsubscribe(node, full);
             }
           }
+          node.refreshStatus?.();
         } else if (action === 'getsubscriptions') {
           msg.payload = controller.subscriptionsOf(node).map((s) => ({ ...s, topic: s.filter }));
           send(msg);

@@ -99,7 +99,7 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
     super();
     this.setMaxListeners(0);
     connection.on('connecting', () => this.setStatus({ state: 'connecting' }));
-    connection.on('connect', ({ caps }) => void this.onConnect(caps));
+    connection.on('connect', () => void this.onConnect());
     connection.on('disconnect', (info) => {
       this.ready = false;
       this.setStatus({ state: 'disconnected', reason: info.reason, reasonCode: info.reasonCode });
@@ -280,7 +280,7 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
 
   // ---------------------------------------------------------------- connect / publish
 
-  private async onConnect(caps: ServerCapabilities): Promise<void> {
+  private async onConnect(): Promise<void> {
     this.ready = false;
     // restore subscriptions first, so that messages flushed from the offline queue reach our own subscribers
     await this.sendSubscribe([...this.entries.values()]);
@@ -291,7 +291,6 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
     this.ready = true;
     this.flush();
     this.setStatus({ state: 'connected' });
-    void caps;
   }
 
   private flush(): void {
