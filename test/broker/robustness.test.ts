@@ -47,11 +47,14 @@ describe('broker core: bad input and slow clients', function () {
     await c.closedPromise;
   });
 
-  it('protocol violations get the right reason: server packet from client 0x82, wildcard topic 0x90, sub id in PUBLISH 0x82', async () => {
+  it('protocol violations get the right reason: server packet from client, wildcard topic, sub id in PUBLISH, packet id 0, DUP at QoS 0', async () => {
     const cases: Array<[any, number]> = [
       [{ cmd: 'suback', messageId: 1, granted: [0] }, 0x82],
       [{ cmd: 'publish', topic: 'a/+', payload: 'x', qos: 0 }, 0x90],
       [{ cmd: 'publish', topic: 'a/b', payload: 'x', qos: 0, properties: { subscriptionIdentifier: 3 } }, 0x82],
+      [{ cmd: 'publish', topic: 'a/b', payload: 'x', qos: 1, messageId: 0 }, 0x82],
+      [{ cmd: 'publish', topic: 'a/b', payload: 'x', qos: 0, dup: true }, 0x81],
+      [{ cmd: 'subscribe', messageId: 0, subscriptions: [{ topic: 'a', qos: 0 }] }, 0x82],
     ];
     for (const [packet, rc] of cases) {
       const c = new RawClient(broker, 5);

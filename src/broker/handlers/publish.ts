@@ -15,6 +15,9 @@ export function handlePublish(c: Connection, p: any): void {
   const v5 = c.protocolVersion === 5;
   const qos = p.qos as QoS;
   const id: number = p.messageId;
+  // [MQTT-2.2.1-3] a QoS>0 PUBLISH carries a non-zero packet id; [MQTT-3.3.1-2] DUP is 0 at QoS 0
+  if (qos > 0 && !id) return c.close(RC.PROTOCOL_ERROR, 'packet identifier 0');
+  if (qos === 0 && p.dup) return c.close(RC.MALFORMED_PACKET, 'DUP set on a QoS 0 PUBLISH');
   let topic: string = p.topic;
   const props = p.properties;
   let msgProps: PublishProperties | undefined;

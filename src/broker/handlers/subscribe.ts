@@ -9,6 +9,8 @@ import { isPromise } from '../hooks';
 import { hasWildcard, parseFilter, type ParsedFilter } from '../routing/topics';
 
 export function handleSubscribe(c: Connection, p: any): void {
+  // [MQTT-2.2.1-3] SUBSCRIBE / UNSUBSCRIBE carry a non-zero packet identifier
+  if (!p.messageId) return c.close(RC.PROTOCOL_ERROR, 'packet identifier 0');
   const broker = c.broker;
   const limits = broker.limits;
   const v5 = c.protocolVersion === 5;

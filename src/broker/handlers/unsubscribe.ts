@@ -3,6 +3,8 @@ import type { Connection } from '../connection';
 import { RC } from '../capabilities';
 
 export function handleUnsubscribe(c: Connection, p: any): void {
+  // [MQTT-2.2.1-3] SUBSCRIBE / UNSUBSCRIBE carry a non-zero packet identifier
+  if (!p.messageId) return c.close(RC.PROTOCOL_ERROR, 'packet identifier 0');
   const broker = c.broker;
   const s = c.session!;
   const filters: string[] = p.unsubscriptions ?? [];
