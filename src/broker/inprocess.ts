@@ -324,12 +324,13 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
 
   override on<K extends keyof InProcessClientEvents>(ev: K, fn: (...a: InProcessClientEvents[K]) => void): this {
     super.on(ev, fn as (...a: unknown[]) => void);
-    if (ev === 'message' && this.early !== null && this.early.length > 0) this.flushEarly();
+    // early messages follow the caller's current synchronous block (e.g. its own 'connect' event)
+    if (ev === 'message' && this.early !== null && this.early.length > 0) queueMicrotask(() => this.flushEarly());
     return this;
   }
   override once<K extends keyof InProcessClientEvents>(ev: K, fn: (...a: InProcessClientEvents[K]) => void): this {
     super.once(ev, fn as (...a: unknown[]) => void);
-    if (ev === 'message' && this.early !== null && this.early.length > 0) this.flushEarly();
+    if (ev === 'message' && this.early !== null && this.early.length > 0) queueMicrotask(() => this.flushEarly());
     return this;
   }
   override off<K extends keyof InProcessClientEvents>(ev: K, fn: (...a: InProcessClientEvents[K]) => void): this {

@@ -57,6 +57,7 @@ describe('broker core: in-process client', function () {
     assert.equal(again.sessionPresent, true);
     const got: string[] = [];
     again.on('message', (m) => got.push(m.payload.toString()));
+    await Promise.resolve();
     assert.deepEqual(got, ['while away']);
     const watcher = await b.connectInProcess({ clientId: 'ip-watch' });
     const wills: string[] = [];
@@ -85,6 +86,8 @@ describe('broker core: in-process client', function () {
     const got: string[] = [];
     again.on('message', (m) => got.push(m.payload.toString()));
     assert.equal(b.stats().queued, 0, 'taken from the session queue on connect');
+    assert.deepEqual(got, [], 'not before the caller has finished its synchronous setup');
+    await Promise.resolve();
     assert.deepEqual(got, ['one', 'two'], 'delivered once the caller listens');
     await b.close();
   });
