@@ -632,7 +632,8 @@ export class BrokerImpl implements Broker {
           return m;
         }
       }
-      if (!fallback || !fallback.session.link) fallback = m;
+      // every member busy: the online one with the shortest queue takes it (queued there)
+      if (!fallback || !fallback.session.link || m.session.queuedCount < fallback.session.queuedCount) fallback = m;
     }
     if (fallback) g.next = (members.indexOf(fallback) + 1) % len;
     return fallback;
