@@ -215,7 +215,14 @@ export class BrokerImpl implements Broker {
     this.connections.add(c);
   }
 
-  async close(opts: { timeoutMs?: number; reasonCode?: number } = {}): Promise<void> {
+  private closingPromise: Promise<void> | null = null;
+
+  /** Idempotent: a second call waits for the first. */
+  close(opts: { timeoutMs?: number; reasonCode?: number } = {}): Promise<void> {
+    return (this.closingPromise ??= this.doClose(opts));
+  }
+
+  private async doClose(opts: { timeoutMs?: number; reasonCode?: number }): Promise<void> {
     if (this.closed) return;
     const timeoutMs = opts.timeoutMs ?? 5000;
     const rc = opts.reasonCode ?? RC.SERVER_SHUTTING_DOWN;
