@@ -151,6 +151,18 @@ describe('package: node-red-dev validate checks (offline)', function () {
     assert.ok(scoped || !badPrefix, `${PKG.name}: packages named node-red* must be node-red-contrib-*`);
   });
 
+  it('README: present, shows every node type, and every npm script and file it mentions exists', function () {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const scripts = Object.keys((PKG.scripts as Record<string, string> | undefined) ?? {});
+    const mentioned = [...readme.matchAll(/\bnpm (?:run ([\w:-]+)|(start|test))\b/g)].map((m) => m[1] ?? m[2]!);
+    assert.ok(mentioned.includes('start') && mentioned.includes('test'));
+    assert.deepEqual(mentioned.filter((m) => !scripts.includes(m)), [], 'README mentions npm scripts package.json lacks');
+    for (const type of packageNodeTypes()) assert.ok(readme.includes(type), `README does not mention ${type}`);
+    const files = [...readme.matchAll(/\]\(((?:docs|examples|test|scripts|src)\/[^)#\s]*)\)/g)].map((m) => m[1]!);
+    assert.ok(files.length > 0);
+    assert.deepEqual(files.filter((f) => !fs.existsSync(path.join(ROOT, f))), [], 'README links to missing files');
+  });
+
   it('P05 has the "node-red" keyword', function () {
     assert.ok(PKG.keywords?.includes('node-red'));
   });
