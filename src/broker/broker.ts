@@ -164,7 +164,21 @@ export class BrokerImpl implements Broker {
     }
   }
 
-  async listen(): Promise<ListenerInfo[]> {
+  private listenPromise: Promise<ListenerInfo[]> | null = null;
+
+  /** Idempotent: a second call returns the first call's listeners. */
+  listen(): Promise<ListenerInfo[]> {
+    if (this.listenPromise === null) {
+      this.listenPromise = this.doListen();
+      // a failed listen may be retried
+      this.listenPromise.catch(() => {
+        this.listenPromise = null;
+      });
+    }
+    return this.listenPromise;
+  }
+
+  private async doListen(): Promise<ListenerInfo[]> {
     await this.readyPromise;
     const infos: ListenerInfo[] = [];
     try {

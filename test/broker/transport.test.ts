@@ -100,6 +100,7 @@ describe('broker core: transports', function () {
     const { broker, url } = await startBroker();
     const [info] = broker.listeners();
     assert.equal(info!.host, '127.0.0.1');
+    assert.deepEqual(await broker.listen(), [info], 'listen() again: the same listeners, no second bind');
     const c = await connect(url);
     const reason = new Promise<number>((resolve) => c.on('disconnect', (p) => resolve(p.reasonCode ?? -1)));
     await broker.removeListener(info!.id);
@@ -107,6 +108,20 @@ describe('broker core: transports', function () {
     assert.equal(broker.listeners().length, 0);
     c.end(true);
     await broker.close();
+  });
+
+  it('listen() rejects when a listener cannot bind, after closing the ones already started', async () => {
+    const { broker: holder, port: busy } = await startBroker();
+    const free = await freePort();
+    const b = createBroker({ sysInterval: 0, listeners: [{ type: 'tcp', port: free, host: '127.0.0.1' }, { type: 'tcp', port: busy, host: '127.0.0.1' }] });
+    const errors: string[] = [];
+    b.on('listenerError', (e) => errors.push(e.error.message));
+    await assert.rejects(b.listen(), /EADDRINUSE/);
+    assert.equal(b.listeners().length, 0);
+    assert.ok(errors.some((m) => m.includes('EADDRINUSE')));
+    const again = createBroker({ sysInterval: 0, listeners: [{ type: 'tcp', port: free, host: '127.0.0.1' }] });
+    assert.equal((await again.listen())[0]!.port, free, 'the first port was released');
+    await Promise.all([again.close(), b.close(), holder.close()]);
   });
 
   it('close() sends 0x8B to MQTT 5 clients and resolves within its timeout', async () => {
