@@ -87,4 +87,23 @@ describe('broker core: authentication and the hook chain', function () {
     await waitFor(() => b.clients().length === 0, 2000, 'gone');
     await b.close();
   });
+
+  it('setSecurity() swaps users / ACL at run time for new connections and publishes', async () => {
+    const b = createBroker({ sysInterval: 0 });
+    const anon = new RawClient(b, 5);
+    assert.equal((await anon.connect({ clientId: 'before' })).reasonCode, 0, 'anonymous allowed without users');
+    b.setSecurity({ users: [{ username: 'u', password: 'p' }], acl: [{ user: 'u', topic: 'mine/#', access: 'readwrite' }] });
+    const anon2 = new RawClient(b, 5);
+    assert.equal((await anon2.connect({ clientId: 'after' })).reasonCode, 0x86);
+    const u = new RawClient(b, 5);
+    assert.equal((await u.connect({ clientId: 'user', username: 'u', password: Buffer.from('p') })).reasonCode, 0);
+    u.send({ cmd: 'publish', topic: 'other/x', payload: 'x', qos: 1, messageId: 1 });
+    assert.equal((await u.next('puback')).reasonCode, 0x87);
+    b.setSecurity({});
+    u.send({ cmd: 'publish', topic: 'other/x', payload: 'x', qos: 1, messageId: 2 });
+    assert.equal((await u.next('puback')).reasonCode, 0x10, 'ACL removed');
+    anon.end();
+    u.end();
+    await b.close();
+  });
 });
