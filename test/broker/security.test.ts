@@ -267,6 +267,14 @@ describe('security: ACL', function () {
     assert.equal(pub(id(undefined, 'a/b'), 'clients/a/b/status'), 0x87);
   });
 
+  it('%u and %c are substituted in one pass: a username containing "%c" stays literal', () => {
+    const acl = new Acl([{ topic: 'home/%u/%c', access: 'readwrite' }]);
+    // user "%c" with client id "bob" must not reach bob's own home/bob/bob
+    assert.equal(acl.canWrite(id('%c', 'bob'), 'home/bob/bob'), false);
+    assert.equal(acl.canWrite(id('%c', 'bob'), 'home/%c/bob'), true);
+    assert.equal(acl.canWrite(id('bob', 'bob'), 'home/bob/bob'), true);
+  });
+
   it('deny takes precedence over a broader grant (publish and delivery)', () => {
     assert.equal(pub(id('alice'), 'sensors/secret/key'), 0x87);
     assert.equal(read(id('alice'), 'sensors/secret/key'), false);

@@ -132,15 +132,9 @@ export class Acl {
     const out: CompiledAcl = { read: new FilterTrie(), write: new FilterTrie(), deny: new FilterTrie(), readFilters: [], denyFilters: [] };
     const specs = username !== undefined ? [...this.everyone, ...(this.perUser.get(username) ?? [])] : this.everyone;
     for (const s of specs) {
-      let topic = s.topic;
-      if (s.hasU) {
-        if (!safeName(username)) continue;
-        topic = topic.split('%u').join(username);
-      }
-      if (s.hasC) {
-        if (!safeName(clientId)) continue;
-        topic = topic.split('%c').join(clientId);
-      }
+      if ((s.hasU && !safeName(username)) || (s.hasC && !safeName(clientId))) continue;
+      // one pass, so that a name containing "%c" or "%u" is not substituted again
+      const topic = s.hasU || s.hasC ? s.topic.replace(/%[uc]/g, (m) => (m === '%u' ? username! : clientId)) : s.topic;
       if (s.access === 'deny') {
         out.deny.add(topic);
         out.denyFilters.push(topic);
