@@ -46,6 +46,6 @@ export { DEFAULT_LIMITS, RC } from './capabilities';
 export { BROKER_VERSION } from './broker';
 
 /** Create a broker. Call `listen()` to open the store and start the configured listeners. */
-export function createBroker(options: BrokerOptions = {}): Broker & { addHooks(h: import('./types').BrokerHooks): void } {
+export function createBroker(options: BrokerOptions = {}): Broker {
   return new BrokerImpl(options);
 }

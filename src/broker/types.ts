@@ -415,6 +415,8 @@ export interface Broker {
   stats(): BrokerStats;
   /** Replace users / ACL / hooks at run time (deploy without restart). */
   setSecurity(opts: { users?: UserConfig[]; allowAnonymous?: boolean; acl?: AclRule[] }): void;
+  /** Chain one more hook set after the configured ones (see BrokerHooks for the chain rules). */
+  addHooks(hooks: BrokerHooks): void;
   /** Stop listeners, disconnect clients (0x8B), flush and close the store. Resolves within `timeoutMs` (default 5000). */
   close(opts?: { timeoutMs?: number; reasonCode?: number }): Promise<void>;
   on<K extends keyof BrokerEvents>(ev: K, fn: (...a: BrokerEvents[K]) => void): this;

@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import { createBroker } from '../../src/broker';
 import type { Broker, BrokerOptions } from '../../src/broker';
 
-export type TestBroker = Broker & { addHooks(h: import('../../src/broker').BrokerHooks): void };
+export type TestBroker = Broker;
 
 export async function startBroker(opts: BrokerOptions = {}): Promise<{ broker: TestBroker; port: number; url: string }> {
   const broker = createBroker({ sysInterval: 0, listeners: [{ type: 'tcp', port: 0, host: '127.0.0.1' }], ...opts });
