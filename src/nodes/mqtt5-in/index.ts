@@ -6,7 +6,7 @@
 import type { QoS } from '../../broker/types';
 import type { ClientController, SubscribeSpec, SubscriptionHandler } from '../shared/client-controller';
 import { toNodeRedMessage } from '../shared/incoming';
-import { MessageError, OutputFormat } from '../shared/messages';
+import { describeValue, MessageError, OutputFormat } from '../shared/messages';
 import { attachClient } from '../shared/node-glue';
 import { isFailure, reasonText } from '../shared/reason-codes';
 import { fullFilter, validateShareGroup, validateTopicFilter } from '../shared/topics';
@@ -29,7 +29,7 @@ function specFrom(v: unknown, dflt: Partial<SubscribeSpec> & { shareGroup?: stri
   let o: Record<string, unknown>;
   if (typeof v === 'string') o = { topic: v };
   else if (v && typeof v === 'object' && !Array.isArray(v)) o = v as Record<string, unknown>;
-  else throw new MessageError(`subscription must be a topic string or {topic, qos, ...} (got ${JSON.stringify(v)})`);
+  else throw new MessageError(`subscription must be a topic string or {topic, qos, ...} (got ${describeValue(v)})`);
   const topic = o.topic;
   const err = validateTopicFilter(topic);
   if (err) throw new MessageError(err);
@@ -40,9 +40,9 @@ function specFrom(v: unknown, dflt: Partial<SubscribeSpec> & { shareGroup?: stri
   }
   const qos = o.qos ?? dflt.qos ?? 0;
   const q = Number(qos);
-  if (q !== 0 && q !== 1 && q !== 2) throw new MessageError(`qos must be 0, 1 or 2 (got ${JSON.stringify(qos)})`);
+  if (q !== 0 && q !== 1 && q !== 2) throw new MessageError(`qos must be 0, 1 or 2 (got ${describeValue(qos)})`);
   const rh = Number(o.rh ?? dflt.rh ?? 0);
-  if (rh !== 0 && rh !== 1 && rh !== 2) throw new MessageError(`rh (retain handling) must be 0, 1 or 2 (got ${JSON.stringify(o.rh)})`);
+  if (rh !== 0 && rh !== 1 && rh !== 2) throw new MessageError(`rh (retain handling) must be 0, 1 or 2 (got ${describeValue(o.rh)})`);
   return {
     filter: fullFilter(topic as string, group || undefined),
     qos: q as QoS,
@@ -61,17 +61,19 @@ export = function (RED: any): void {
     const dynamic = Number(config.inputs) === 1;
     let subError: string | undefined;
     // dynamic nodes show how many filters they are subscribed to
-    const attached: { ctl?: ClientController } = {}; // set once attached (the status callback runs before)
-    const extra = (): string | undefined => {
-      if (!dynamic || !attached.ctl) return undefined;
-      const n = attached.ctl.subscriptionsOf(node).length;
+    const extra = (c: ClientController): string | undefined => {
+      if (!dynamic) return undefined;
+      const n = c.subscriptionsOf(node).length;
       return `${n} subscription${n === 1 ? '' : 's'}`;
     };
     const controller = attachClient(RED, node, config.client, extra, (s) =>
       subError && s.state === 'connected' ? { fill: 'red', shape: 'ring', text: subError } : undefined,
     );
-    if (!controller) return;
-    attached.ctl = controller;
+    if (!controller) {
+      // a dynamic node still gets messages: each one is an error (Catch), never silently dropped
+      node.on('input', (_msg: unknown, _send: unknown, done: (e?: Error) => void) => done(new Error('no usable mqtt5-client configured')));
+      return;
+    }
 
     const handler: SubscriptionHandler = {
       onMessage(m) {
@@ -137,16 +139,13 @@ export = function (RED: any): void {
           send(msg);
         } else {
           throw new MessageError(
-            `msg.action must be "subscribe", "unsubscribe" or "getSubscriptions" (got ${JSON.stringify(msg.action)})`,
+            `msg.action must be "subscribe", "unsubscribe" or "getSubscriptions" (got ${describeValue(msg.action)})`,
           );
         }
         done();
       } catch (e) {
         done(e as Error);
       }
-    });
-    node.on('close', () => {
-      subError = undefined;
     });
   }
   RED.nodes.registerType('mqtt5-in', Mqtt5InNode);

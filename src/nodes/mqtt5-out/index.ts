@@ -3,7 +3,6 @@
  * the message (QoS 1/2) or it was written (QoS 0); refusals and invalid messages go to done(err), so
  * Catch nodes see them. While offline, QoS 1/2 messages wait in the client's offline queue.
  */
-import type { UserProperties } from '../../broker/types';
 import { OfflineDropError } from '../shared/client-controller';
 import { entriesToUserProperties } from '../shared/messages';
 import { attachClient } from '../shared/node-glue';
@@ -19,13 +18,8 @@ export = function (RED: any): void {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED node constructors use `this`
     const node = this;
     const controller = attachClient(RED, node, config.client);
-    const evaluate = (v: string, t: string, n: unknown, m: any): unknown => RED.util.evaluateNodeProperty(v, t, n, m);
-    let nodeProps: UserProperties = {};
-    try {
-      nodeProps = entriesToUserProperties(config.userProps);
-    } catch (e) {
-      node.error(`user properties: ${(e as Error).message}`);
-    }
+    const evaluate = RED.util.evaluateNodeProperty;
+    const nodeProps = entriesToUserProperties(config.userProps);
 
     node.on('input', (msg: any, _send: unknown, done: (e?: Error) => void) => {
       if (!controller) return done(new Error('no usable mqtt5-client configured'));

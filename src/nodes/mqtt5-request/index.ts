@@ -6,7 +6,7 @@
 import * as crypto from 'node:crypto';
 import type { IncomingMessage } from '../shared/connection';
 import { toNodeRedMessage } from '../shared/incoming';
-import { entriesToUserProperties, MessageError, OutputFormat } from '../shared/messages';
+import { describeValue, entriesToUserProperties, MessageError, OutputFormat } from '../shared/messages';
 import { attachClient } from '../shared/node-glue';
 import { buildPublish, PublishConfig } from '../shared/publish-builder';
 import { isFailure, reasonText } from '../shared/reason-codes';
@@ -34,23 +34,28 @@ export = function (RED: any): void {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED node constructors use `this`
     const node = this;
     const format = (config.datatype || 'auto') as OutputFormat;
-    const timeoutMs = Math.max(1, Number(config.timeout || 10)) * 1000;
+    const timeoutS = config.timeout === undefined || config.timeout === '' || config.timeout === null ? 10 : Number(config.timeout);
+    const timeoutMs = timeoutS * 1000;
     const replyTopic =
       config.replyTopic || `mqtt5-hub/response/${crypto.randomBytes(4).toString('hex')}/${String(node.id).replace(/[+#/]/g, '_')}`;
+    const rtError = validatePublishTopic(replyTopic);
+    // the editor's range (setTimeout could not wait beyond 24.8 days anyway)
+    const configError = rtError
+      ? `reply topic: ${rtError}`
+      : Number.isFinite(timeoutS) && timeoutS > 0 && timeoutS <= 86400
+        ? undefined
+        : `timeout must be a number of seconds from 0.001 to 86400 (got ${describeValue(config.timeout)})`;
     const pending = new Map<string, Pending>();
     let subError: string | undefined;
-    const controller = attachClient(RED, node, config.client, () => `${pending.size} pending`, (s) =>
-      subError && s.state === 'connected' ? { fill: 'red', shape: 'ring', text: subError } : undefined,
-    );
-    const evaluate = (v: string, t: string, n: unknown, m: any): unknown => RED.util.evaluateNodeProperty(v, t, n, m);
+    const controller = attachClient(RED, node, config.client, () => `${pending.size} pending`, (s) => {
+      const problem = configError ?? (s.state === 'connected' ? subError : undefined);
+      return problem ? { fill: 'red', shape: 'ring', text: problem } : undefined;
+    });
+    const evaluate = RED.util.evaluateNodeProperty;
     const nodeProps = entriesToUserProperties(config.userProps);
-    const rterr = validatePublishTopic(replyTopic);
-    if (rterr) {
-      node.error(`reply topic: ${rterr}`);
-      node.status({ fill: 'red', shape: 'ring', text: `reply topic: ${rterr}` });
-    }
+    if (configError) node.error(configError);
 
-    if (controller && !rterr) {
+    if (controller && !configError) {
       controller.subscribe(node, { filter: replyTopic, qos: 1 }, {
         onMessage(m: IncomingMessage) {
           const cd = m.properties.correlationData;
@@ -82,7 +87,7 @@ export = function (RED: any): void {
 
     node.on('input', (msg: any, send: (m: unknown) => void, done: (e?: Error) => void) => {
       if (!controller) return done(new Error('no usable mqtt5-client configured'));
-      if (rterr) return done(new Error(`reply topic: ${rterr}`));
+      if (configError) return done(new Error(configError));
       let out;
       try {
         // response topic and correlation data are the node's own: whatever msg carries is not used

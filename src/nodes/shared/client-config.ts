@@ -8,7 +8,7 @@ import { ClientController } from './client-controller';
 import type { ConnectionOptions, OutgoingMessage, WillMessage } from './connection';
 import { ExternalConnection } from './external-connection';
 import { InProcessConnection } from './inprocess-connection';
-import { entriesToUserProperties, UserPropertyEntry } from './messages';
+import { describeValue, entriesToUserProperties, UserPropertyEntry } from './messages';
 import { validatePublishTopic } from './topics';
 
 export interface LastWillConfig {
@@ -67,7 +67,7 @@ function num(v: unknown, dflt: number, min: number, max: number, what: string): 
   if (v === undefined || v === null || v === '') return dflt;
   const n = Number(v);
   if (!Number.isFinite(n) || !Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`${what} must be a whole number ${min}..${max} (got ${JSON.stringify(v)})`);
+    throw new Error(`${what} must be a whole number ${min}..${max} (got ${describeValue(v)})`);
   }
   return n;
 }

@@ -316,7 +316,8 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
     }
     if (msg.retain && !caps.retainAvailable) throw new MessageError(`the broker does not support retained messages (${reasonText(0x9a)})`);
     const max = caps.maximumPacketSize;
-    if (max && msg.payload.length + Buffer.byteLength(msg.topic) + 16 > max - 1024) {
+    // the exact size (an encoding) only for messages that come near the limit
+    if (max && roughSize(msg) > max - 1024) {
       const size = packetSize(msg, caps.protocolVersion);
       if (size > max) {
         throw new MessageError(
@@ -378,6 +379,20 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
     this.setStatus({ state: 'idle' });
     this.removeAllListeners();
   }
+}
+
+/** Payload, topic and the variable-length properties: within a few bytes of the encoded size. */
+function roughSize(msg: OutgoingMessage): number {
+  let n = msg.payload.length + Buffer.byteLength(msg.topic) + 16;
+  const p = msg.properties;
+  if (!p) return n;
+  if (p.contentType) n += Buffer.byteLength(p.contentType);
+  if (p.responseTopic) n += Buffer.byteLength(p.responseTopic);
+  if (p.correlationData) n += p.correlationData.length;
+  for (const [k, v] of Object.entries(p.userProperties ?? {})) {
+    for (const x of Array.isArray(v) ? v : [v]) n += 5 + Buffer.byteLength(k) + Buffer.byteLength(x);
+  }
+  return n;
 }
 
 function packetSize(msg: OutgoingMessage, protocolVersion: 4 | 5): number {

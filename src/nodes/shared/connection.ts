@@ -78,9 +78,22 @@ export class NotConnectedError extends Error {
   }
 }
 
-export abstract class MqttConnection extends EventEmitter<ConnectionEvents> {
+export abstract class MqttConnection<O extends ConnectionOptions = ConnectionOptions> extends EventEmitter<ConnectionEvents> {
+  /** stop() was called: no reconnect, no events of interest any more. */
+  protected stopping = false;
+  /** Failed attempts since the last success (backoff exponent). */
+  protected attempt = 0;
+  protected _caps: ServerCapabilities | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(protected readonly opts: O) {
+    super();
+  }
+
   abstract readonly connected: boolean;
-  abstract readonly caps: ServerCapabilities | undefined;
+  get caps(): ServerCapabilities | undefined {
+    return this._caps;
+  }
   /** Start connecting (and keep reconnecting until stop()). */
   abstract start(): void;
   /** Resolves when acknowledged (QoS 1/2) or written (QoS 0); rejects with ReasonCodeError on refusal. */
@@ -88,12 +101,45 @@ export abstract class MqttConnection extends EventEmitter<ConnectionEvents> {
   /** One granted QoS or reason code (>= 0x80 refused) per subscription. */
   abstract subscribe(subs: Subscription[]): Promise<number[]>;
   abstract unsubscribe(filters: string[]): Promise<number[]>;
-  /** Disconnect for good; `closeMessage` is published first when connected. */
-  abstract stop(opts?: { closeMessage?: OutgoingMessage; timeoutMs?: number }): Promise<void>;
+  /** Close the underlying client (stop() has already set `stopping` and cancelled the retry), within `timeoutMs`. */
+  protected abstract shutdown(timeoutMs: number): Promise<void>;
 
-  protected backoff(attempt: number, min: number, max: number): number {
-    const base = Math.min(max, min * 2 ** Math.min(attempt, 20));
+  /** Disconnect for good; `closeMessage` is published first when connected (waiting 2 s at most). */
+  async stop(opts: { closeMessage?: OutgoingMessage; timeoutMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    const timeoutMs = opts.timeoutMs ?? 2000;
+    if (opts.closeMessage && this.connected) {
+      await withTimeout(this.publish(opts.closeMessage).catch(() => undefined), Math.min(2000, timeoutMs));
+    }
+    this.stopping = true;
+    this.cancelRetry();
+    await this.shutdown(timeoutMs);
+  }
+
+  /** Calls `fn` after the next backoff delay; nothing when a retry is already scheduled or stop() was called. */
+  protected retryLater(fn: () => void): void {
+    if (this.stopping || this.retryTimer) return;
+    const base = Math.min(this.opts.reconnectMaxMs, this.opts.reconnectMinMs * 2 ** Math.min(this.attempt++, 20));
     // +-20 % jitter so that many clients do not reconnect in lockstep
-    return Math.max(min, Math.round(base * (0.8 + Math.random() * 0.4)));
+    const delay = Math.max(this.opts.reconnectMinMs, Math.round(base * (0.8 + Math.random() * 0.4)));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.stopping) fn();
+    }, delay);
+  }
+
+  protected cancelRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+}
+
+/** `p`, or undefined after `ms` (the timer does not outlive the race). */
+export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

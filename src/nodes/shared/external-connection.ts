@@ -6,13 +6,7 @@
  */
 import * as mqtt from 'mqtt';
 import type { Subscription } from '../../broker/types';
-import {
-  ConnectionOptions,
-  MqttConnection,
-  NotConnectedError,
-  OutgoingMessage,
-  ServerCapabilities,
-} from './connection';
+import { ConnectionOptions, MqttConnection, NotConnectedError, OutgoingMessage } from './connection';
 import { describeError, ReasonCodeError, reasonText } from './reason-codes';
 
 export interface ExternalOptions extends ConnectionOptions {
@@ -23,23 +17,12 @@ export interface ExternalOptions extends ConnectionOptions {
   topicAliases: boolean;
 }
 
-export class ExternalConnection extends MqttConnection {
+export class ExternalConnection extends MqttConnection<ExternalOptions> {
   private client: mqtt.MqttClient | undefined;
-  private stopping = false;
-  private attempt = 0;
-  private timer: NodeJS.Timeout | undefined;
   private lastError: { reason: string; reasonCode?: number } | undefined;
-  private _caps: ServerCapabilities | undefined;
-
-  constructor(private readonly opts: ExternalOptions) {
-    super();
-  }
 
   get connected(): boolean {
     return !!this.client?.connected;
-  }
-  get caps(): ServerCapabilities | undefined {
-    return this._caps;
   }
 
   start(): void {
@@ -132,15 +115,12 @@ export class ExternalConnection extends MqttConnection {
     const info = this.lastError ?? { reason: 'connection lost' };
     this._caps = undefined;
     this.emit('disconnect', info);
-    if (this.timer) return;
-    const delay = this.backoff(this.attempt++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.stopping || !this.client || this.client.connected) return;
+    this.retryLater(() => {
+      if (!this.client || this.client.connected) return;
       this.lastError = undefined;
       this.emit('connecting');
       this.client.connect();
-    }, delay);
+    });
   }
 
   publish(msg: OutgoingMessage): Promise<void> {
@@ -214,24 +194,14 @@ export class ExternalConnection extends MqttConnection {
     });
   }
 
-  async stop(opts: { closeMessage?: OutgoingMessage; timeoutMs?: number } = {}): Promise<void> {
-    if (this.stopping) return;
-    if (opts.closeMessage && this.connected) {
-      await Promise.race([
-        this.publish(opts.closeMessage).catch(() => undefined),
-        new Promise((r) => setTimeout(r, Math.min(2000, opts.timeoutMs ?? 2000))),
-      ]);
-    }
-    this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+  protected async shutdown(timeoutMs: number): Promise<void> {
     const client = this.client;
     if (!client) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         client.end(true, {}, () => resolve());
         setTimeout(resolve, 200);
-      }, opts.timeoutMs ?? 2000);
+      }, timeoutMs);
       client.end(false, {}, () => {
         clearTimeout(t);
         resolve();

@@ -5,32 +5,21 @@
  */
 import type { Broker, InProcessClient, Subscription } from '../../broker/types';
 import { watchBroker } from './broker-registry';
-import { ConnectionOptions, MqttConnection, NotConnectedError, OutgoingMessage, ServerCapabilities } from './connection';
+import { ConnectionOptions, MqttConnection, NotConnectedError, OutgoingMessage, withTimeout } from './connection';
 import { describeError, isFailure, ReasonCodeError, reasonText } from './reason-codes';
 
 export interface InProcessOptions extends ConnectionOptions {
   brokerNodeId: string;
 }
 
-export class InProcessConnection extends MqttConnection {
+export class InProcessConnection extends MqttConnection<InProcessOptions> {
   private broker: Broker | undefined;
   private client: InProcessClient | undefined;
   private unwatch: (() => void) | undefined;
-  private stopping = false;
   private connecting = false;
-  private attempt = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private _caps: ServerCapabilities | undefined;
-
-  constructor(private readonly opts: InProcessOptions) {
-    super();
-  }
 
   get connected(): boolean {
     return !!this.client?.connected;
-  }
-  get caps(): ServerCapabilities | undefined {
-    return this._caps;
   }
 
   start(): void {
@@ -42,8 +31,7 @@ export class InProcessConnection extends MqttConnection {
     if (this.stopping) return;
     if (b === this.broker) return;
     this.broker = b;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelRetry();
     this.attempt = 0;
     const old = this.client;
     this.client = undefined;
@@ -128,12 +116,7 @@ export class InProcessConnection extends MqttConnection {
   private lost(info: { reason: string; reasonCode?: number }): void {
     this._caps = undefined;
     this.emit('disconnect', info);
-    if (this.stopping || !this.broker || this.timer) return;
-    const delay = this.backoff(this.attempt++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.connect();
-    }, delay);
+    if (this.broker) this.retryLater(() => void this.connect());
   }
 
   async publish(msg: OutgoingMessage): Promise<void> {
@@ -165,23 +148,11 @@ export class InProcessConnection extends MqttConnection {
     return client.unsubscribe(filters);
   }
 
-  async stop(opts: { closeMessage?: OutgoingMessage; timeoutMs?: number } = {}): Promise<void> {
-    if (this.stopping) return;
-    if (opts.closeMessage && this.connected) {
-      await Promise.race([
-        this.publish(opts.closeMessage).catch(() => undefined),
-        new Promise((r) => setTimeout(r, Math.min(2000, opts.timeoutMs ?? 2000))),
-      ]);
-    }
-    this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+  protected async shutdown(timeoutMs: number): Promise<void> {
     this.unwatch?.();
     this.unwatch = undefined;
     const c = this.client;
     this.client = undefined;
-    if (c) {
-      await Promise.race([c.end().catch(() => undefined), new Promise((r) => setTimeout(r, opts.timeoutMs ?? 2000))]);
-    }
+    if (c) await withTimeout(c.end().catch(() => undefined), timeoutMs);
   }
 }

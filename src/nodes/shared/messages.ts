@@ -15,6 +15,26 @@ export class MessageError extends Error {
 }
 
 /**
+ * A value as error messages quote it: JSON-like, never throwing (BigInt, circular objects, symbols)
+ * and cut to `max` characters, so that a huge msg value does not end up whole in the debug sidebar.
+ */
+export function describeValue(v: unknown, max = 80): string {
+  let s: string | undefined;
+  if (typeof v === 'bigint') s = `${v}n`;
+  else if (typeof v === 'symbol' || typeof v === 'function') s = String(typeof v);
+  else if (Buffer.isBuffer(v)) s = `Buffer(${v.length})`;
+  else {
+    try {
+      s = JSON.stringify(v);
+    } catch {
+      s = Object.prototype.toString.call(v); // circular, or a BigInt inside
+    }
+  }
+  s ??= String(v);
+  return s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s;
+}
+
+/**
  * msg.payload → bytes.
  * Buffer as is; string as UTF-8; number / boolean / bigint → their string form; object or array →
  * JSON; null → empty payload (e.g. to clear a retained message); undefined → error (missing payload).

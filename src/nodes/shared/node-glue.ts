@@ -11,7 +11,7 @@ export function attachClient(
   RED: any,
   node: any,
   clientId: string | undefined,
-  extra?: () => string | undefined,
+  extra?: (controller: ClientController) => string | undefined,
   override?: (s: ClientStatus) => NodeStatus | undefined,
 ): ClientController | undefined {
   const cfgNode = clientId ? RED.nodes.getNode(clientId) : undefined;
@@ -27,7 +27,7 @@ export function attachClient(
     node.error(`mqtt5-client: ${why}`);
     return undefined;
   }
-  const show = (s: ClientStatus): void => node.status(override?.(s) ?? statusFor(s, extra?.()));
+  const show = (s: ClientStatus): void => node.status(override?.(s) ?? statusFor(s, extra?.(controller)));
   controller.on('status', show);
   controller.register(node);
   show(controller.status);

@@ -14,6 +14,7 @@ import {
   normalizeUserProperties,
   toCorrelationData,
   UserPropertyEntry,
+  describeValue,
   validUtf8,
 } from './messages';
 import { validatePublishTopic } from './topics';
@@ -45,13 +46,13 @@ type Evaluate = (value: string, type: string, node: unknown, msg: Msg) => unknow
 export function parseQos(v: unknown, what: string): QoS {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (n === 0 || n === 1 || n === 2) return n;
-  throw new MessageError(`${what} must be 0, 1 or 2 (got ${JSON.stringify(v)})`);
+  throw new MessageError(`${what} must be 0, 1 or 2 (got ${describeValue(v)})`);
 }
 
 function parseBool(v: unknown, what: string): boolean {
   if (v === true || v === 'true') return true;
   if (v === false || v === 'false' || v === undefined || v === null || v === '') return false;
-  throw new MessageError(`${what} must be true or false (got ${JSON.stringify(v)})`);
+  throw new MessageError(`${what} must be true or false (got ${describeValue(v)})`);
 }
 
 /** Value of a setting: the typed input when set, else msg[prop]. */
@@ -112,7 +113,7 @@ export function buildPublish(
   if (me !== undefined && me !== null && me !== '') {
     const n = typeof me === 'string' ? Number(me) : me;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff) {
-      throw new MessageError(`message expiry interval must be a whole number of seconds 0..4294967295 (got ${JSON.stringify(me)})`);
+      throw new MessageError(`message expiry interval must be a whole number of seconds 0..4294967295 (got ${describeValue(me)})`);
     }
     if (n > 0) properties.messageExpiryInterval = n;
   }

@@ -2,11 +2,12 @@
  * Topic and topic-filter validation and matching (MQTT 5 section 4.7), shared-subscription filters
  * (section 4.8.2). Every validator returns `null` when valid, else a precise message.
  */
+import { describeValue } from './messages';
 
 export function validatePublishTopic(topic: unknown): string | null {
   if (typeof topic !== 'string') return `topic must be a string (got ${topic === null ? 'null' : typeof topic})`;
   if (topic.length === 0) return 'topic is empty';
-  if (/[+#]/.test(topic)) return `topic "${topic}" contains a wildcard (+ or #), which is not allowed when publishing`;
+  if (/[+#]/.test(topic)) return `topic ${describeValue(topic)} contains a wildcard (+ or #), which is not allowed when publishing`;
   if (topic.includes('\u0000')) return 'topic contains a NUL character';
   if (Buffer.byteLength(topic) > 65535) return 'topic is longer than 65535 bytes';
   return null;
@@ -21,17 +22,17 @@ export function validateTopicFilter(filter: unknown): string | null {
   for (let i = 0; i < levels.length; i++) {
     const l = levels[i]!;
     if (l.includes('#') && (l !== '#' || i !== levels.length - 1)) {
-      return `invalid topic filter "${filter}": # must be a whole level and the last one`;
+      return `invalid topic filter ${describeValue(filter)}: # must be a whole level and the last one`;
     }
-    if (l.includes('+') && l !== '+') return `invalid topic filter "${filter}": + must be a whole level`;
+    if (l.includes('+') && l !== '+') return `invalid topic filter ${describeValue(filter)}: + must be a whole level`;
   }
-  if (levels[0] === '$share') return `topic filter "${filter}" starts with $share: use the shared subscription group field instead`;
+  if (levels[0] === '$share') return `topic filter ${describeValue(filter)} starts with $share: use the shared subscription group field instead`;
   return null;
 }
 
 export function validateShareGroup(group: unknown): string | null {
   if (typeof group !== 'string' || group.length === 0) return 'shared subscription group is empty';
-  if (/[/+#]/.test(group)) return `shared subscription group "${group}" must not contain / + or #`;
+  if (/[/+#]/.test(group)) return `shared subscription group ${describeValue(group)} must not contain / + or #`;
   return null;
 }
 

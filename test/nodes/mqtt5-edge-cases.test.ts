@@ -1,0 +1,149 @@
+/**
+ * Edge cases of the mqtt5 nodes found in review: msg values of odd types (BigInt, huge strings) give
+ * short precise errors; a message made oversize by its properties is refused before it is sent
+ * (not a disconnect / reconnect loop); nodes without a usable client or with an invalid setting
+ * report every input to Catch; closing a connection leaves no timer behind.
+ */
+import { strict as assert } from 'node:assert';
+import * as asyncHooks from 'node:async_hooks';
+import { createBroker } from '../../src/broker';
+import type { Broker } from '../../src/broker/types';
+import { registerBroker, unregisterBroker } from '../../src/nodes/shared/broker-registry';
+import { createController } from '../../src/nodes/shared/client-config';
+import { describeValue } from '../../src/nodes/shared/messages';
+import { buildPublish } from '../../src/nodes/shared/publish-builder';
+import { validatePublishTopic } from '../../src/nodes/shared/topics';
+import { delay, freePort, waitFor } from '../helpers/env';
+import { collect, helper, inject, load, observers, startServer, stopServer, TAB, waitConnected, waitStatus } from './mqtt5-harness';
+
+const evaluate = (): unknown => undefined;
+
+describe('mqtt5 nodes: edge cases', function () {
+  this.timeout(30000);
+  let broker: Broker;
+  let url: string;
+  const BROKER_NODE = `edge-broker-${process.pid}`;
+
+  before(async function () {
+    const port = await freePort();
+    broker = createBroker({ sysInterval: 0, limits: { maxPacketSize: 4096 }, listeners: [{ type: 'tcp', port, host: '127.0.0.1' }] });
+    await broker.listen();
+    registerBroker(BROKER_NODE, broker);
+    url = `mqtt://127.0.0.1:${port}`;
+    await startServer();
+  });
+  after(async function () {
+    await stopServer();
+    unregisterBroker(BROKER_NODE, broker);
+    await broker?.close({ timeoutMs: 2000 });
+  });
+  afterEach(async function () {
+    await helper.unload();
+  });
+
+  it('odd msg values (BigInt, huge strings, circular objects) give short precise errors, never a TypeError', function () {
+    assert.equal(describeValue(5n), '5n');
+    assert.equal(describeValue('a'), '"a"');
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    assert.equal(describeValue(circular), '[object Object]');
+    assert.match(describeValue('x'.repeat(100000)), /^"x{79}… \(100002 characters\)$/);
+    const err = (m: Record<string, unknown>): Error => {
+      try {
+        buildPublish(evaluate, {}, {}, m);
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('no error');
+    };
+    const big = err({ topic: 'a', payload: 'x', qos: 5n });
+    assert.equal(big.name, 'MessageError');
+    assert.equal(big.message, 'msg.qos must be 0, 1 or 2 (got 5n)');
+    assert.equal(err({ topic: 'a', payload: 'x', retain: 1n }).message, 'msg.retain must be true or false (got 1n)');
+    assert.match(err({ topic: 'a', payload: 'x', messageExpiryInterval: 10n }).message, /got 10n/);
+    const huge = err({ topic: 'a', payload: 'x', qos: 'q'.repeat(1e6) });
+    assert.ok(huge.message.length < 200, `short message, got ${huge.message.length} characters`);
+    assert.ok(validatePublishTopic(`${'t'.repeat(60000)}/#`)!.length < 200);
+  });
+
+  for (const mode of ['tcp', 'inprocess'] as const) {
+    it(`a message made too large by its properties is refused with 0x95 before sending (${mode}); the connection stays up`, async function () {
+      const client = mode === 'tcp' ? { brokerType: 'external', broker: url } : { brokerType: 'embedded', embeddedBroker: BROKER_NODE };
+      await load([
+        TAB,
+        { id: 'c1', type: 'mqtt5-client', reconnectPeriod: 200, ...client },
+        { id: 'out', type: 'mqtt5-out', z: 'f1', client: 'c1', topic: 'edge/big', qos: '1', retain: 'false', wires: [] },
+        ...observers(),
+      ]);
+      const caught = collect('caught');
+      const statuses = collect('statuses');
+      await waitConnected('c1');
+      const from = statuses.length;
+      inject('out', { payload: 'small', userProperties: { note: 'n'.repeat(5000) } });
+      inject('out', { payload: 'small', contentType: 'c'.repeat(5000) });
+      await waitFor(() => caught.length === 2, 10000, 'both refusals caught');
+      for (const c of caught) assert.match(c.error.message, /larger than the broker's Maximum Packet Size of 4096 bytes \(0x95 packet too large\)/);
+      await delay(300);
+      assert.ok(!statuses.slice(from).some((s) => /disconnected/.test(s.status?.text ?? '')), 'never disconnected');
+      assert.equal(helper.getNode('c1').controller.connected, true);
+    });
+  }
+
+  it('a dynamic mqtt5-in without a usable client reports every input to Catch', async function () {
+    await load([
+      TAB,
+      { id: 'bad', type: 'mqtt5-client', brokerType: 'external', broker: 'http://not-mqtt' },
+      { id: 'dyn', type: 'mqtt5-in', z: 'f1', client: 'bad', topic: '', inputs: 1, wires: [[]] },
+      ...observers(),
+    ]);
+    const caught = collect('caught');
+    inject('dyn', { action: 'getSubscriptions' });
+    await waitFor(() => caught.length === 1, 5000, 'error caught');
+    assert.match(caught[0].error.message, /no usable mqtt5-client configured/);
+  });
+
+  it('mqtt5-request with an invalid timeout: red status and an error per input, not an instant timeout', async function () {
+    await load([
+      TAB,
+      { id: 'c1', type: 'mqtt5-client', brokerType: 'external', broker: url },
+      { id: 'req', type: 'mqtt5-request', z: 'f1', client: 'c1', topic: 'edge/req', timeout: 'soon', wires: [[]] },
+      ...observers(),
+    ]);
+    const caught = collect('caught');
+    const statuses = collect('statuses');
+    await waitConnected('c1');
+    inject('req', { payload: 1 });
+    await waitFor(() => caught.length === 1, 5000, 'error caught');
+    assert.match(caught[0].error.message, /timeout must be a number of seconds from 0.001 to 86400 \(got "soon"\)/);
+    // the connection status does not hide the configuration error
+    const from = statuses.length;
+    helper.getNode('req').refreshStatus();
+    await waitStatus(statuses, /^timeout must be/, 5000, from);
+  });
+
+  it('closing a connection after a close message leaves no timer of ours behind', async function () {
+    // timers created by src/nodes/shared during close() that are still pending afterwards
+    const ours = new Set<number>();
+    const hook = asyncHooks.createHook({
+      init(id, type) {
+        if (type === 'Timeout' && /src[\\/]nodes[\\/]shared/.test(new Error().stack ?? '')) ours.add(id);
+      },
+      destroy(id) {
+        ours.delete(id);
+      },
+    });
+    for (const cfg of [{ broker: url }, { brokerType: 'embedded', embeddedBroker: BROKER_NODE }]) {
+      const c = createController({ ...cfg, closeTopic: 'edge/bye', closePayload: 'bye', closeQos: '1' }, {});
+      c.register({});
+      await waitFor(() => c.connected, 10000, 'connected');
+      hook.enable();
+      try {
+        await c.close();
+        await delay(50);
+      } finally {
+        hook.disable();
+      }
+      assert.equal(ours.size, 0, `no timer left (${JSON.stringify(cfg)})`);
+    }
+  });
+});
