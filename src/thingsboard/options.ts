@@ -18,6 +18,18 @@ export const MIN_PACKET_SIZE = 256;
 /** MQTT's own maximum packet size (268,435,455 bytes remaining length + 5). */
 export const MAX_PACKET_SIZE = 268435460;
 
+/** A msg value quoted in an error: never throws (BigInt, circular), cut to 60 characters. */
+function show(v: unknown): string {
+  let s: string | undefined;
+  try {
+    s = typeof v === 'bigint' ? `${v}n` : JSON.stringify(v);
+  } catch {
+    s = Object.prototype.toString.call(v);
+  }
+  s ??= String(typeof v);
+  return s.length > 60 ? `${s.slice(0, 60)}…` : s;
+}
+
 function fail(where: string, what: string): never {
   throw new TbFormatError('INVALID_OPTION', `${where}: ${what}`);
 }
@@ -31,7 +43,7 @@ function str(v: unknown, where: string, name: string): string {
 function int(v: unknown, where: string, name: string, min: number, max: number): number {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    fail(where, `${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(v)}`);
+    fail(where, `${name} must be an integer from ${min} to ${max}, not ${show(v)}`);
   }
   return n;
 }
@@ -67,7 +79,7 @@ export function mergeOptions(base: Readonly<TbFormatOptions>, raw: unknown, wher
     if (!has(name)) continue;
     const v = r[name];
     if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-      fail(where, `${name} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, not ${JSON.stringify(v)}`);
+      fail(where, `${name} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, not ${show(v)}`);
     }
     (out as unknown as Record<string, unknown>)[name] = v;
   }

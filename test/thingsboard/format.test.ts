@@ -361,6 +361,23 @@ describe('thingsboard formatter', () => {
       assert.throws(() => optionsFromConfig({ decimal: 'keys', decimalKeys: '' }), /lists no key/);
       assert.throws(() => mergeOptions(opts(), 'x', 'msg.thingsboard'), /msg\.thingsboard: must be an object/);
     });
+    it('odd override values (BigInt, huge strings) are TbFormatErrors with a short quote, not TypeErrors', () => {
+      const err = (raw: unknown): TbFormatError => {
+        try {
+          mergeOptions(opts(), raw, 'msg.thingsboard');
+        } catch (e) {
+          return e as TbFormatError;
+        }
+        throw new Error('no error');
+      };
+      const big = err({ maxPacketSize: 1000n });
+      assert.equal(big.code, 'INVALID_OPTION');
+      assert.match(big.message, /maxPacketSize must be an integer from 256 to \d+, not 1000n$/);
+      assert.match(err({ mode: 5n }).message, /mode must be one of .*, not 5n$/);
+      const huge = err({ mode: 'm'.repeat(100000) });
+      assert.equal(huge.code, 'INVALID_OPTION');
+      assert.ok(huge.message.length < 300, `short message (${huge.message.length} characters)`);
+    });
     it('config strings from the editor are accepted', () => {
       const o = optionsFromConfig({ maxPacketSize: '1024', gatewayConnect: 'false', decimal: 'keys', decimalKeys: ' a, b ,' });
       assert.equal(o.maxPacketSize, 1024);
