@@ -110,4 +110,13 @@ describe('mqtt5-broker input validation', function () {
     assert.match(inputToPublish({ topic: 'a', userProperties: 'x' }) as string, /userProperties must be an object/);
     assert.match(inputToPublish({ topic: 'a', messageExpiryInterval: -1 }) as string, /messageExpiryInterval/);
   });
+
+  it('odd values (BigInt, circular objects, symbols) are named errors, not exceptions', function () {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    assert.equal(inputToPublish({ topic: 'a', qos: 5n }), 'msg.qos must be 0, 1 or 2 (got 5n)');
+    assert.equal(inputToPublish({ topic: 'a', qos: Symbol('q') }), 'msg.qos must be 0, 1 or 2 (got symbol)');
+    assert.match(inputToPublish({ topic: 'a', payload: { n: 1n } }) as string, /^msg.payload cannot be converted to JSON: /);
+    assert.match(inputToPublish({ topic: 'a', payload: 'x', correlationData: circular }) as string, /^msg.correlationData cannot be converted to JSON: /);
+  });
 });

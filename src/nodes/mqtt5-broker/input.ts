@@ -3,6 +3,7 @@
  * msg.retain and the MQTT 5 properties (flat on msg like the core mqtt nodes, or in msg.properties).
  */
 import type { PublishProperties, QoS } from '../../broker/types';
+import { describeValue } from '../shared/messages';
 
 export interface NodeMsg {
   [key: string]: unknown;
@@ -10,11 +11,18 @@ export interface NodeMsg {
   payload?: unknown;
 }
 
-export function payloadToBuffer(p: unknown): Buffer {
+/** Throws an Error naming `what` when an object cannot be written as JSON (circular, BigInt inside). */
+export function payloadToBuffer(p: unknown, what = 'msg.payload'): Buffer {
   if (Buffer.isBuffer(p)) return p;
   if (p === undefined || p === null) return Buffer.alloc(0);
   if (typeof p === 'string') return Buffer.from(p);
-  if (typeof p === 'object') return Buffer.from(JSON.stringify(p));
+  if (typeof p === 'object') {
+    try {
+      return Buffer.from(JSON.stringify(p));
+    } catch (e) {
+      throw new Error(`${what} cannot be converted to JSON: ${(e as Error).message}`);
+    }
+  }
   return Buffer.from(String(p));
 }
 
@@ -34,8 +42,8 @@ export function inputToPublish(msg: NodeMsg): string | { topic: string; payload:
   if (/[+#]/.test(topic)) return `msg.topic "${topic}" contains a wildcard (+ or #); a publish needs a plain topic`;
   if (topic.includes('\u0000')) return 'msg.topic contains a NUL character';
   if (Buffer.byteLength(topic) > 65535) return 'msg.topic is longer than 65535 bytes';
-  const qosRaw = msg.qos === undefined || msg.qos === '' ? 0 : Number(msg.qos);
-  if (qosRaw !== 0 && qosRaw !== 1 && qosRaw !== 2) return `msg.qos must be 0, 1 or 2 (got ${JSON.stringify(msg.qos)})`;
+  const qosRaw = msg.qos === undefined || msg.qos === '' ? 0 : typeof msg.qos === 'symbol' ? NaN : Number(msg.qos);
+  if (qosRaw !== 0 && qosRaw !== 1 && qosRaw !== 2) return `msg.qos must be 0, 1 or 2 (got ${describeValue(msg.qos)})`;
   const retain = msg.retain === true || msg.retain === 'true';
   const src = (msg.properties && typeof msg.properties === 'object' ? msg.properties : {}) as Record<string, unknown>;
   const pick = (k: string): unknown => (msg[k] !== undefined ? msg[k] : src[k]);
@@ -60,8 +68,14 @@ export function inputToPublish(msg: NodeMsg): string | { topic: string; payload:
     if (typeof rt !== 'string' || rt === '' || /[+#]/.test(rt)) return 'msg.responseTopic must be a non-empty topic without wildcards';
     properties.responseTopic = rt;
   }
-  const cd = pick('correlationData');
-  if (cd !== undefined) properties.correlationData = payloadToBuffer(cd);
+  let payload: Buffer;
+  try {
+    const cd = pick('correlationData');
+    if (cd !== undefined) properties.correlationData = payloadToBuffer(cd, 'msg.correlationData');
+    payload = payloadToBuffer(msg.payload);
+  } catch (e) {
+    return (e as Error).message;
+  }
   const mei = pick('messageExpiryInterval');
   if (mei !== undefined) {
     const n = Number(mei);
@@ -70,6 +84,6 @@ export function inputToPublish(msg: NodeMsg): string | { topic: string; payload:
   }
   const pfi = pick('payloadFormatIndicator');
   if (pfi !== undefined) properties.payloadFormatIndicator = pfi === true || pfi === 1 || pfi === 'true';
-  return { topic, payload: payloadToBuffer(msg.payload), qos: qosRaw as QoS, retain, properties };
+  return { topic, payload, qos: qosRaw as QoS, retain, properties };
 }
 
