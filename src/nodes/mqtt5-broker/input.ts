@@ -20,7 +20,7 @@ export function payloadToBuffer(p: unknown, what = 'msg.payload'): Buffer {
     try {
       return Buffer.from(JSON.stringify(p));
     } catch (e) {
-      throw new Error(`${what} cannot be converted to JSON: ${(e as Error).message}`);
+      throw new Error(`${what} cannot be converted to JSON: ${(e as Error).message}`, { cause: e });
     }
   }
   return Buffer.from(String(p));
