@@ -20,10 +20,9 @@ import {
   NODES,
   publish,
   observers,
-  startServer,
-  stopServer,
   subscribe,
   TAB,
+  useHelper,
   waitConnected,
   waitStatus,
 } from './mqtt5-harness';
@@ -38,6 +37,7 @@ describe('mqtt5-client features × embedded broker', function () {
   let tlsPort: number;
   let wsPort: number;
   let dir: string;
+  useHelper();
   let sub: mqtt.MqttClient | undefined;
 
   before(async function () {
@@ -56,14 +56,11 @@ describe('mqtt5-client features × embedded broker', function () {
     });
     await broker.listen();
     tcp = `mqtt://127.0.0.1:${p1}`;
-    await startServer();
   });
   after(async function () {
-    await stopServer();
     await broker?.close();
   });
   afterEach(async function () {
-    await helper.unload();
     await endClient(sub);
     sub = undefined;
   });

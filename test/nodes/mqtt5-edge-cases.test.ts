@@ -14,7 +14,7 @@ import { describeValue } from '../../src/nodes/shared/messages';
 import { buildPublish } from '../../src/nodes/shared/publish-builder';
 import { validatePublishTopic } from '../../src/nodes/shared/topics';
 import { delay, freePort, waitFor } from '../helpers/env';
-import { collect, helper, inject, load, observers, startServer, stopServer, TAB, waitConnected, waitStatus } from './mqtt5-harness';
+import { collect, helper, inject, load, observers, TAB, useHelper, waitConnected, waitStatus } from './mqtt5-harness';
 
 const evaluate = (): unknown => undefined;
 
@@ -24,21 +24,17 @@ describe('mqtt5 nodes: edge cases', function () {
   let url: string;
   const BROKER_NODE = `edge-broker-${process.pid}`;
 
+  useHelper();
   before(async function () {
     const port = await freePort();
     broker = createBroker({ sysInterval: 0, limits: { maxPacketSize: 4096 }, listeners: [{ type: 'tcp', port, host: '127.0.0.1' }] });
     await broker.listen();
     registerBroker(BROKER_NODE, broker);
     url = `mqtt://127.0.0.1:${port}`;
-    await startServer();
   });
   after(async function () {
-    await stopServer();
     unregisterBroker(BROKER_NODE, broker);
     await broker?.close({ timeoutMs: 2000 });
-  });
-  afterEach(async function () {
-    await helper.unload();
   });
 
   it('odd msg values (BigInt, huge strings, circular objects) give short precise errors, never a TypeError', function () {

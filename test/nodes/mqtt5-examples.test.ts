@@ -11,7 +11,7 @@ import type * as mqtt from 'mqtt';
 import { createBroker } from '../../src/broker';
 import type { Broker } from '../../src/broker/types';
 import { delay, freePort, ROOT, waitFor } from '../helpers/env';
-import { collect, connectClient, endClient, helper, NODES, startServer, stopServer, subscribe, waitConnected } from './mqtt5-harness';
+import { collect, connectClient, endClient, helper, NODES, subscribe, useHelper, waitConnected } from './mqtt5-harness';
 
 const core = (p: string): unknown => require(path.join(path.dirname(require.resolve('@node-red/nodes/package.json')), 'core', p));
 const ALL = [
@@ -37,9 +37,7 @@ const clientIds = (flow: any[]): string[] => flow.filter((n) => n.type === 'mqtt
 
 describe('mqtt5 examples run with the mqtt5-broker node (in-process clients)', function () {
   this.timeout(30000);
-  before(startServer);
-  after(stopServer);
-  afterEach(() => helper.unload());
+  useHelper();
 
   it('mqtt5-user-properties: node and msg user properties are merged, msg wins, repeated keys are arrays', async function () {
     const flow = example('mqtt5-user-properties');

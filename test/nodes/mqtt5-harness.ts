@@ -28,6 +28,17 @@ export function stopServer(): Promise<void> {
   return new Promise((r) => helper.stopServer(r));
 }
 
+/**
+ * The mocha hooks every node suite shares: the helper's HTTP server for the whole describe, the
+ * flow unloaded after each test. Call it first in the describe, so that these hooks run before the
+ * suite's own (and the server stops before the suite's brokers do).
+ */
+export function useHelper(): void {
+  before(startServer);
+  after(stopServer);
+  afterEach(() => helper.unload());
+}
+
 /** Load a flow; resolves when every node is created. */
 export async function load(flow: unknown[], credentials: Record<string, unknown> = {}): Promise<void> {
   await helper.load(NODES, flow, credentials);

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { delay, requireTool, tmpDir, waitFor } from '../helpers/env';
 import { MosquittoInstance, startMosquitto } from '../helpers/mosquitto';
-import { collect, connectClient, endClient, helper, load, observers, publish, startServer, stopServer, TAB, waitConnected, waitStatus } from './mqtt5-harness';
+import { collect, connectClient, endClient, load, observers, publish, TAB, useHelper, waitConnected, waitStatus } from './mqtt5-harness';
 import { AuthTarget, mqtt5Suite, Target } from './mqtt5-suite';
 
 async function mosquittoTarget(ctx: Mocha.Context, setup?: (dir: string) => string[]): Promise<Target> {
@@ -50,15 +50,13 @@ mqtt5Suite('mqtt5 nodes × Mosquitto', {
 describe('mqtt5 nodes × Mosquitto, MQTT 3.1.1 (no subscription identifiers)', function () {
   this.timeout(30000);
   let m: MosquittoInstance;
+  useHelper();
   before(async function () {
     m = await startMosquitto(this);
-    await startServer();
   });
   after(async () => {
-    await stopServer();
     await m?.stop();
   });
-  afterEach(() => helper.unload());
 
   it('overlapping filters are matched locally: each node once per message', async function () {
     await load([

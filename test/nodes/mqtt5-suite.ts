@@ -14,10 +14,9 @@ import {
   load,
   observers,
   publish,
-  startServer,
-  stopServer,
   subscribe,
   TAB,
+  useHelper,
   waitConnected,
   waitStatus,
 } from './mqtt5-harness';
@@ -72,16 +71,14 @@ export function mqtt5Suite(name: string, opts: SuiteOptions): void {
       ...target.client(extra),
     });
 
+    useHelper();
     before(async function () {
       target = await opts.make(this);
-      await startServer();
     });
     after(async function () {
-      await stopServer();
       await target?.close();
     });
     afterEach(async function () {
-      await helper.unload();
       await Promise.all(clients.splice(0).map(endClient));
     });
 
