@@ -80,7 +80,6 @@ export interface ControllerOptions {
 const MAX_SUB_ID = 268435455;
 
 export class ClientController extends EventEmitter<{ status: [ClientStatus]; warn: [string] }> {
-  private readonly users = new Set<object>();
   private readonly entries = new Map<string, Entry>();
   private readonly byId = new Map<number, Entry>();
   private readonly pendingUnsubscribe = new Map<string, NodeJS.Timeout>();
@@ -135,8 +134,7 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
   }
 
   /** A node starts using this connection; the first one connects it. */
-  register(user: object): void {
-    this.users.add(user);
+  register(_user: object): void {
     if (!this.started && !this.closed) {
       this.started = true;
       this.connection.start();
@@ -150,14 +148,9 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
    * subscription, so a persistent session (clean start off) still collects messages.
    */
   deregister(user: object, removed = true): void {
-    this.users.delete(user);
     for (const [filter, e] of this.entries) {
       if (e.handlers.delete(user) && e.handlers.size === 0) this.dropEntry(filter, e, removed);
     }
-  }
-
-  get userCount(): number {
-    return this.users.size;
   }
 
   // ---------------------------------------------------------------- subscriptions
@@ -375,7 +368,6 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
     this.pendingUnsubscribe.clear();
     this.entries.clear();
     this.byId.clear();
-    this.users.clear();
     this.setStatus({ state: 'idle' });
     this.removeAllListeners();
   }

@@ -5,7 +5,7 @@
  * before it flushes its offline queue.
  */
 import * as mqtt from 'mqtt';
-import type { Subscription } from '../../broker/types';
+import type { PublishProperties, Subscription } from '../../broker/types';
 import { ConnectionOptions, MqttConnection, NotConnectedError, OutgoingMessage } from './connection';
 import { describeError, ReasonCodeError, reasonText } from './reason-codes';
 
@@ -89,7 +89,7 @@ export class ExternalConnection extends MqttConnection<ExternalOptions> {
         payload,
         qos: packet.qos,
         retain: !!packet.retain,
-        properties: (packet.properties ?? {}) as IncomingProps,
+        properties: (packet.properties ?? {}) as PublishProperties,
       });
     });
     client.on('disconnect', (packet) => {
@@ -210,5 +210,3 @@ export class ExternalConnection extends MqttConnection<ExternalOptions> {
     this.client = undefined;
   }
 }
-
-type IncomingProps = import('../../broker/types').PublishProperties;

@@ -57,17 +57,7 @@ export class InProcessConnection extends MqttConnection<InProcessOptions> {
         ...(o.username ? { username: o.username } : {}),
         ...(o.password ? { password: o.password } : {}),
         ...(o.userProperties && Object.keys(o.userProperties).length ? { userProperties: o.userProperties } : {}),
-        ...(o.will
-          ? {
-              will: {
-                topic: o.will.topic,
-                payload: o.will.payload,
-                qos: o.will.qos,
-                retain: o.will.retain,
-                ...(o.will.properties ? { properties: o.will.properties } : {}),
-              },
-            }
-          : {}),
+        ...(o.will ? { will: o.will } : {}),
       });
       this.connecting = false;
       if (this.stopping || broker !== this.broker) {
