@@ -76,6 +76,9 @@ function onStreamError(this: ConnStream, e: Error): void {
 function onStreamEnd(this: ConnStream): void {
   this[CONN].teardown(RC.UNSPECIFIED_ERROR);
 }
+function onStreamClose(this: ConnStream): void {
+  this[CONN].onStreamClose();
+}
 function onStreamDrain(this: ConnStream): void {
   this[CONN].onStreamDrain();
 }
@@ -145,13 +148,21 @@ export class Connection implements Link {
     stream.on('data', onStreamData);
     stream.on('error', onStreamError);
     stream.on('end', onStreamEnd);
-    stream.on('close', onStreamEnd);
+    stream.on('close', onStreamClose);
     stream.on('drain', onStreamDrain);
   }
 
   onStreamError(e: Error): void {
     if (this.state !== ConnState.Closed) {
       this.broker.emit('clientError', { clientId: this.identity.clientId || undefined, remoteAddress: this.remoteAddress, error: e });
+    }
+    this.teardown(RC.UNSPECIFIED_ERROR);
+  }
+
+  onStreamClose(): void {
+    if (this.closeTimer !== null) {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = null;
     }
     this.teardown(RC.UNSPECIFIED_ERROR);
   }
@@ -606,8 +617,13 @@ export class Connection implements Link {
     if (this.isCorked) this.uncork();
     this.stream.end();
     // a peer that never reads must not keep us waiting
-    this.closeTimer = setTimeout(() => this.stream.destroy(), 1000);
-    this.closeTimer.unref();
+    if (!this.stream.destroyed && this.closeTimer === null) {
+      this.closeTimer = setTimeout(() => {
+        this.closeTimer = null;
+        this.stream.destroy();
+      }, 1000);
+      this.closeTimer.unref();
+    }
   }
 
   destroy(): void {

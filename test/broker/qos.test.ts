@@ -122,6 +122,7 @@ describe('broker core: QoS 0/1/2 and Receive Maximum', function () {
       const again = await b.connectInProcess({ clientId: 'q', cleanStart: false, sessionExpiryInterval: 60 });
       const got: string[] = [];
       again.on('message', (m) => got.push(m.payload.toString()));
+      await Promise.resolve();
       assert.deepEqual(got, policy === 'drop-oldest' ? ['2', '3'] : ['0', '1'], policy);
       await b.close();
     }
