@@ -85,6 +85,32 @@ describe('mqtt5 nodes: edge cases', function () {
     });
   }
 
+  it('No Local on a shared subscription is refused by the node, not sent (the broker would drop the shared connection)', async function () {
+    await load([
+      TAB,
+      { id: 'c1', type: 'mqtt5-client', brokerType: 'external', broker: url, reconnectPeriod: 200 },
+      { id: 'bad', type: 'mqtt5-in', z: 'f1', client: 'c1', topic: 'edge/nl', shareGroup: 'g', nl: true, wires: [[]] },
+      { id: 'dyn', type: 'mqtt5-in', z: 'f1', client: 'c1', topic: '', inputs: 1, wires: [[]] },
+      { id: 'ok', type: 'mqtt5-in', z: 'f1', client: 'c1', topic: 'edge/ok', qos: '1', wires: [['h']] },
+      { id: 'out', type: 'mqtt5-out', z: 'f1', client: 'c1', topic: 'edge/ok', qos: '1', retain: 'false', wires: [] },
+      { id: 'h', type: 'helper', z: 'f1' },
+      ...observers(),
+    ]);
+    const caught = collect('caught');
+    const statuses = collect('statuses');
+    const got = collect('h');
+    await waitConnected('c1');
+    inject('dyn', { action: 'subscribe', topic: { topic: 'edge/nl2', shareGroup: 'g2', nl: true } });
+    // the static node's error comes at construction (log + status), the dynamic one reaches Catch
+    await waitFor(() => caught.length === 1, 5000, 'refusal caught');
+    assert.match(caught[0].error.message, /No Local cannot be used with a shared subscription/);
+    helper.getNode('bad').refreshStatus();
+    await waitStatus(statuses, /^No Local cannot be used with a shared subscription/, 5000);
+    inject('out', { payload: 'still up' });
+    await waitFor(() => got.length === 1, 5000, 'the connection still delivers');
+    assert.ok(!statuses.some((s) => /disconnected/.test(s.status?.text ?? '')), 'never disconnected');
+  });
+
   it('a dynamic mqtt5-in without a usable client reports every input to Catch', async function () {
     await load([
       TAB,

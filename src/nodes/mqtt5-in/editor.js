@@ -42,7 +42,14 @@
           return opt ? t('mqtt5-in.errors.group') : false;
         }
       },
-      nl: { value: false },
+      nl: {
+        value: false,
+        validate: function (v, opt) {
+          var group = $('#node-input-shareGroup').length ? $('#node-input-shareGroup').val() : this.shareGroup;
+          if (!v || !group) return true;
+          return opt ? t('mqtt5-in.errors.nlShared') : false;
+        }
+      },
       rap: { value: false },
       rh: { value: '0' },
       datatype: { value: 'auto' },

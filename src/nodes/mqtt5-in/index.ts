@@ -38,6 +38,11 @@ function specFrom(v: unknown, dflt: Partial<SubscribeSpec> & { shareGroup?: stri
     const ge = validateShareGroup(group);
     if (ge) throw new MessageError(ge);
   }
+  const nl = o.nl ?? dflt.nl;
+  if (group && nl) {
+    // a protocol error: the broker would close the connection, for every node that shares it
+    throw new MessageError(`No Local cannot be used with a shared subscription ($share/${group}/…; MQTT 5 section 3.8.3.1)`);
+  }
   const qos = o.qos ?? dflt.qos ?? 0;
   const q = Number(qos);
   if (q !== 0 && q !== 1 && q !== 2) throw new MessageError(`qos must be 0, 1 or 2 (got ${describeValue(qos)})`);
@@ -46,7 +51,7 @@ function specFrom(v: unknown, dflt: Partial<SubscribeSpec> & { shareGroup?: stri
   return {
     filter: fullFilter(topic as string, group || undefined),
     qos: q as QoS,
-    ...((o.nl ?? dflt.nl) ? { nl: true } : {}),
+    ...(nl ? { nl: true } : {}),
     ...((o.rap ?? dflt.rap) ? { rap: true } : {}),
     ...(rh ? { rh: rh as 0 | 1 | 2 } : {}),
   };
