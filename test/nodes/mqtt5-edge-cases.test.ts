@@ -60,6 +60,10 @@ describe('mqtt5 nodes: edge cases', function () {
     const huge = err({ topic: 'a', payload: 'x', qos: 'q'.repeat(1e6) });
     assert.ok(huge.message.length < 200, `short message, got ${huge.message.length} characters`);
     assert.ok(validatePublishTopic(`${'t'.repeat(60000)}/#`)!.length < 200);
+    assert.throws(
+      () => createController({ broker: 'mqtt://h', birthTopic: 'b', birthUserProps: [{ key: 'k', value: 'v'.repeat(70000) }] }, {}),
+      /^Error: birth message: user property "k": value is longer than 65535 bytes$/,
+    );
   });
 
   for (const mode of ['tcp', 'inprocess'] as const) {
@@ -84,6 +88,38 @@ describe('mqtt5 nodes: edge cases', function () {
       assert.equal(helper.getNode('c1').controller.connected, true);
     });
   }
+
+  it('properties longer than MQTT can encode (64 KiB) are refused before mqtt.js sees them; later QoS 1 messages still complete', async function () {
+    const big = createBroker({ sysInterval: 0, listeners: [{ type: 'tcp', port: 0, host: '127.0.0.1' }] }); // 1 MiB packets
+    const [info] = await big.listen();
+    try {
+      await load([
+        TAB,
+        { id: 'c1', type: 'mqtt5-client', brokerType: 'external', broker: `mqtt://127.0.0.1:${info!.port}` },
+        { id: 'out', type: 'mqtt5-out', z: 'f1', client: 'c1', topic: 'edge/long', qos: '1', retain: 'false', wires: [] },
+        { id: 'done', type: 'complete', z: 'f1', scope: ['out'], uncaught: false, wires: [['completed']] },
+        { id: 'completed', type: 'helper', z: 'f1' },
+        ...observers(),
+      ]);
+      const caught = collect('caught');
+      const completed = collect('completed');
+      await waitConnected('c1');
+      inject('out', { payload: 'a', correlationData: Buffer.alloc(70000) });
+      inject('out', { payload: 'b', userProperties: { k: 'v'.repeat(70000) } });
+      inject('out', { payload: 'c', contentType: 'c'.repeat(70000) });
+      await waitFor(() => caught.length === 3, 5000, 'three refusals caught');
+      const texts = caught.map((c) => String(c.error.message));
+      assert.ok(texts.some((t) => /correlation data is 70000 bytes, more than the 65535 MQTT allows$/.test(t)), texts.join(' | '));
+      assert.ok(texts.some((t) => /user property "k": value is longer than 65535 bytes$/.test(t)), texts.join(' | '));
+      assert.ok(texts.some((t) => /content type is longer than 65535 bytes$/.test(t)), texts.join(' | '));
+      inject('out', { payload: 'after' });
+      inject('out', { payload: 'after, too' });
+      await waitFor(() => completed.length === 2, 5000, 'later QoS 1 messages acknowledged');
+    } finally {
+      await helper.unload();
+      await big.close({ timeoutMs: 2000 });
+    }
+  });
 
   it('No Local on a shared subscription is refused by the node, not sent (the broker would drop the shared connection)', async function () {
     await load([

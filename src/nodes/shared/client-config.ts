@@ -8,7 +8,7 @@ import { ClientController } from './client-controller';
 import type { ConnectionOptions, OutgoingMessage, WillMessage } from './connection';
 import { ExternalConnection } from './external-connection';
 import { InProcessConnection } from './inprocess-connection';
-import { describeValue, entriesToUserProperties, UserPropertyEntry } from './messages';
+import { describeValue, entriesToUserProperties, propertiesError, UserPropertyEntry } from './messages';
 import { validatePublishTopic } from './topics';
 
 export interface LastWillConfig {
@@ -86,6 +86,8 @@ function message(c: LastWillConfig | undefined, what: string, v5: boolean): Will
     const delay = num(c.delay, 0, 0, 0xffffffff, `${what} delay`);
     if (delay) properties.willDelayInterval = delay;
   }
+  const perr = propertiesError(properties);
+  if (perr) throw new Error(`${what} message: ${perr}`);
   return {
     topic: c.topic,
     payload: Buffer.from(c.payload ?? '', 'utf8'),

@@ -9,7 +9,7 @@ import * as mqttPacket from 'mqtt-packet';
 import type { QoS } from '../../broker/types';
 import { NotConnectedError } from './connection';
 import type { IncomingMessage, MqttConnection, OutgoingMessage, ServerCapabilities } from './connection';
-import { MessageError } from './messages';
+import { MessageError, propertiesError } from './messages';
 import { isFailure, reasonText } from './reason-codes';
 import { stripShare, topicMatches } from './topics';
 
@@ -302,6 +302,8 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
 
   /** Throws MessageError when the message can never be sent to this broker. */
   check(msg: OutgoingMessage): void {
+    const perr = propertiesError(msg.properties); // whatever the broker (also while offline, before queueing)
+    if (perr) throw new MessageError(perr);
     const caps = this.connection.caps;
     if (!caps) return;
     if (msg.qos > caps.maximumQoS) {

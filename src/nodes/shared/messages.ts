@@ -2,7 +2,7 @@
  * Conversions between Node-RED messages and MQTT messages: payload encoding for publishing,
  * payload decoding for the in node's output formats, user properties (normalising and merging).
  */
-import type { UserProperties } from '../../broker/types';
+import type { PublishProperties, UserProperties } from '../../broker/types';
 
 export type UserPropertyEntry = { key: string; value: string };
 
@@ -180,6 +180,30 @@ export function outputUserProperties(p: UserProperties | undefined): Record<stri
   const o: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(p)) o[k] = Array.isArray(v) ? [...v] : v;
   return o;
+}
+
+const MAX_FIELD = 65535;
+
+/**
+ * MQTT encodes strings and binary properties with a 2-byte length: a longer content type, response
+ * topic, correlation data or user property key/value cannot be sent (mqtt.js would throw half-way and
+ * leave its QoS 1/2 state stuck). Returns the problem, or null.
+ */
+export function propertiesError(p: PublishProperties | undefined): string | null {
+  if (!p) return null;
+  const long = (s: string | undefined): boolean => s !== undefined && s.length > MAX_FIELD / 3 && Buffer.byteLength(s) > MAX_FIELD;
+  if (long(p.contentType)) return `content type is longer than ${MAX_FIELD} bytes`;
+  if (long(p.responseTopic)) return `response topic is longer than ${MAX_FIELD} bytes`;
+  if (p.correlationData && p.correlationData.length > MAX_FIELD) {
+    return `correlation data is ${p.correlationData.length} bytes, more than the ${MAX_FIELD} MQTT allows`;
+  }
+  for (const [k, v] of Object.entries(p.userProperties ?? {})) {
+    if (long(k)) return `user property key ${describeValue(k)} is longer than ${MAX_FIELD} bytes`;
+    for (const x of Array.isArray(v) ? v : [v]) {
+      if (long(x)) return `user property ${describeValue(k)}: value is longer than ${MAX_FIELD} bytes`;
+    }
+  }
+  return null;
 }
 
 /** msg.correlationData: Buffer as is, string as UTF-8; else an error. */
