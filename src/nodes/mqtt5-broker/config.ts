@@ -346,16 +346,5 @@ export function diffConfig(
   return { restart: oldH.core !== newH.core, security: oldH.security !== newH.security, removeListeners, addListeners };
 }
 
-/** MQTT topic filter match; `$`-topics are not matched by a leading wildcard [MQTT-4.7.2-1]. */
-export function topicMatches(filter: string, topic: string): boolean {
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    const fl = f[i];
-    if (fl === '#') return true;
-    if (i >= t.length) return false;
-    if (fl !== '+' && fl !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+/** MQTT topic filter match (the one the mqtt5 client nodes use). */
+export { topicMatches } from '../shared/topics';
