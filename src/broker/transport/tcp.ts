@@ -22,14 +22,9 @@ export function closeServer(server: net.Server): Promise<void> {
   });
 }
 
-export function setupSocket(sock: net.Socket): void {
-  sock.setNoDelay(true);
-}
-
 export async function startTcp(broker: BrokerImpl, cfg: TcpListenerConfig, id: string): Promise<ListenerHandle> {
   const host = cfg.host ?? '0.0.0.0';
-  const server = net.createServer((sock) => {
-    setupSocket(sock);
+  const server = net.createServer({ noDelay: true }, (sock) => {
     broker.handleStream(sock, { listener: id, remoteAddress: `${sock.remoteAddress}:${sock.remotePort}` });
   });
   server.on('error', (error) => broker.emit('listenerError', { listener: cfg, error }));
