@@ -30,6 +30,16 @@ function utf8(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
 
+/** A non-string user property value as an mqtt out node writes it (String for BigInt, JSON else; never throws). */
+function propertyText(v: unknown): string {
+  if (typeof v === 'bigint') return String(v);
+  try {
+    return JSON.stringify(v) ?? '';
+  } catch {
+    return String(v);
+  }
+}
+
 /**
  * Bytes of the MQTT 5 PUBLISH properties that a Node-RED `mqtt out` node (core's, and ours) takes
  * from the message: responseTopic, correlationData, contentType, messageExpiryInterval,
@@ -53,7 +63,7 @@ export function mqtt5PropertyBytes(msg: Record<string, unknown> | undefined): nu
       if (v === undefined || v === null) continue;
       const values = Array.isArray(v) ? v : [v];
       for (const one of values) {
-        const text = typeof one === 'string' ? one : JSON.stringify(one) ?? '';
+        const text = typeof one === 'string' ? one : propertyText(one);
         n += 1 + 2 + utf8(k) + 2 + utf8(text);
       }
     }

@@ -316,6 +316,14 @@ describe('thingsboard formatter', () => {
       const r = formatTelemetry({ payload: { a: 'x'.repeat(65480) }, mqttProperties: { contentType: 'application/json' } }, opts());
       assert.equal(r.ok, false);
     });
+    it('user property values of any type are counted, never an exception (BigInt, circular)', () => {
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      assert.equal(mqtt5PropertyBytes({ userProperties: { n: 12345n } }), 1 + 2 + 1 + 2 + 5);
+      assert.equal(mqtt5PropertyBytes({ userProperties: { c: circular } }), 1 + 2 + 1 + 2 + '[object Object]'.length);
+      const r = formatTelemetry({ payload: { a: 1 }, mqttProperties: { userProperties: { n: 12345n } } }, opts());
+      assert.equal(r.ok, true);
+    });
     it('splits by key; every output fits; nothing lost or repeated; ts kept per group', () => {
       const values: Record<string, number> = {};
       for (let i = 0; i < 40; i++) values[`key${String(i).padStart(2, '0')}`] = i;
