@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { connect, connectWithAck, RawClient, sleep, startBroker, type TestBroker } from './helpers';
+import { connect, connectWithAck, RawClient, startBroker, type TestBroker } from './helpers';
 import { waitFor } from '../helpers/env';
 import { createBroker, MemoryStore } from '../../src/broker';
 
@@ -65,8 +65,10 @@ describe('broker core: sessions', function () {
     await c.connect({ clientId: 'exp1', clean: false, properties: { sessionExpiryInterval: 1 } });
     c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'sess/exp', qos: 1 }] });
     await c.next('suback');
+    const total = broker.stats().clientsTotal;
     c.end();
-    await sleep(1500);
+    // the session is gone once its expiry timer has fired
+    await waitFor(() => broker.stats().clientsTotal === total - 1, 6000, 'session expiry');
     const d = new RawClient(broker, 5);
     const ack = await d.connect({ clientId: 'exp1', clean: false, properties: { sessionExpiryInterval: 1 } });
     assert.equal(ack.sessionPresent, false);
