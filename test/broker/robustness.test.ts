@@ -97,7 +97,7 @@ describe('broker core: bad input and slow clients', function () {
     const t0 = Date.now();
     const b = broker;
     await b.close({ timeoutMs: 2000 });
-    assert.ok(Date.now() - t0 < 4000, `close took ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < 8000, `close took ${Date.now() - t0} ms`);
     sock.destroy();
     ({ broker, port, url } = await startBroker());
   });
