@@ -28,10 +28,15 @@
  *   TCP, TLS (openssl cert), WebSocket on its own port and attached to an http.Server,
  *     exact bind host, removeListener / close() with 0x8B ............................. transport.test.ts
  *   PUBLISH / ack / CONNECT fast paths proven against mqtt-packet; framing ............... codec.test.ts
+ *   topic trie (matching, match cache invalidation, retained walks, $share parsing) ........ trie.test.ts
  *   the mqtt5-hub CLI ..................................................................... cli.test.ts
  *   a first end-to-end tour (QoS 0/1, retained, unsubscribe, ping, in-process) ........... basics.test.ts
  *
  * Limits and their reason codes are in capabilities.ts (BrokerLimits defaults: DEFAULT_LIMITS).
+ * Flow control: a publisher whose messages land on a congested (but progressing) subscriber is
+ * not read until it drains; a subscriber without progress for 1 s is "stalled": its QoS 0
+ * messages are dropped above 4 MiB of socket buffer and its QoS>0 queue is capped by maxQueued
+ * (both counted). PUBACK/PUBREC wait until the message is in the store when it went there.
  * Deliberate choices: a leaving $share member's queued and QoS 1 messages go to the other
  * members (see broker.ts redistributeShared); wills of non-persistent sessions are not published
  * on broker shutdown; QoS 0 is not queued for offline sessions.
