@@ -368,6 +368,11 @@ export class BrokerImpl implements Broker {
       if (s.persistent) {
         s.disconnectedAt = Date.now();
         this.saveSession(s);
+      } else {
+        // the session ends now: its will goes out (to persistent sessions / whoever is still here)
+        const w = s.will;
+        this.destroySession(s, false);
+        if (w) this.publishWill(s, w.message);
       }
       return;
     }

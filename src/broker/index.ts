@@ -38,8 +38,9 @@
  * messages are dropped above 4 MiB of socket buffer and its QoS>0 queue is capped by maxQueued
  * (both counted). PUBACK/PUBREC wait until the message is in the store when it went there.
  * Deliberate choices: a leaving $share member's queued and QoS 1 messages go to the other
- * members (see broker.ts redistributeShared); wills of non-persistent sessions are not published
- * on broker shutdown; QoS 0 is not queued for offline sessions.
+ * members (see broker.ts redistributeShared); on broker shutdown the wills of non-persistent
+ * sessions are published, those of persistent sessions are stored and published after a restart
+ * when due; QoS 0 is not queued for offline sessions.
  */
 import { BrokerImpl } from './broker';
 import type { Broker, BrokerOptions } from './types';

@@ -196,4 +196,24 @@ describe('broker core: sessions', function () {
     c.end();
     await b.close();
   });
+
+  it('on shutdown the will of a non-persistent session is published (queued for a persistent subscriber)', async () => {
+    const store = new MemoryStore();
+    const b1 = createBroker({ sysInterval: 0, store });
+    await b1.listen();
+    const watcher = await b1.connectInProcess({ clientId: 'shutdown-watch', cleanStart: false, sessionExpiryInterval: 300 });
+    await watcher.subscribe([{ topicFilter: 'sess/shutdown/#', qos: 1 }]);
+    await watcher.end();
+    const c = new RawClient(b1, 5);
+    await c.connect({ clientId: 'shutdown-will', will: { topic: 'sess/shutdown/will', payload: Buffer.from('bye'), qos: 1, retain: false } });
+    await b1.close();
+    const b2 = createBroker({ sysInterval: 0, store });
+    await b2.listen();
+    const again = await b2.connectInProcess({ clientId: 'shutdown-watch', cleanStart: false, sessionExpiryInterval: 300 });
+    const got: string[] = [];
+    again.on('message', (m) => got.push(`${m.topic}=${m.payload.toString()}`));
+    await waitFor(() => got.length === 1, 3000, 'will queued before the shutdown');
+    assert.deepEqual(got, ['sess/shutdown/will=bye']);
+    await b2.close();
+  });
 });
