@@ -121,6 +121,40 @@ describe('mqtt5 nodes: edge cases', function () {
     }
   });
 
+  it('in-process: buffers the flow changes later do not change what the embedded broker keeps (retained message)', async function () {
+    let peeks = 0;
+    const retained = async (topic: string): Promise<string> => {
+      const c = await broker.connectInProcess({ clientId: `peek-${process.pid}-${++peeks}` });
+      const got = new Promise<string>((r) => c.on('message', (m) => r(m.payload.toString())));
+      await c.subscribe([{ topicFilter: topic, qos: 0 }]);
+      const s = await got;
+      await c.end();
+      return s;
+    };
+    await load([
+      TAB,
+      { id: 'c1', type: 'mqtt5-client', brokerType: 'embedded', embeddedBroker: BROKER_NODE },
+      { id: 'out', type: 'mqtt5-out', z: 'f1', client: 'c1', topic: 'edge/ret', qos: '1', retain: 'true', wires: [] },
+      { id: 'in', type: 'mqtt5-in', z: 'f1', client: 'c1', topic: 'edge/ret', qos: '1', datatype: 'buffer', wires: [['h']] },
+      { id: 'h', type: 'helper', z: 'f1' },
+      { id: 'done', type: 'complete', z: 'f1', scope: ['out'], uncaught: false, wires: [['completed']] },
+      { id: 'completed', type: 'helper', z: 'f1' },
+      ...observers(),
+    ]);
+    const got = collect('h');
+    const completed = collect('completed');
+    await waitConnected('c1');
+    const sent = Buffer.from('original');
+    inject('out', { payload: sent });
+    await waitFor(() => completed.length === 1 && got.length === 1, 5000, 'published and received');
+    sent.fill('x'); // the flow reuses its buffer after done()
+    assert.equal(await retained('edge/ret'), 'original');
+    got[0].payload.fill('y'); // a downstream node changes the received buffer in place
+    assert.equal(await retained('edge/ret'), 'original');
+    inject('out', { payload: '' }); // clear the retained message
+    await waitFor(() => completed.length === 2, 5000, 'cleared');
+  });
+
   it('No Local on a shared subscription is refused by the node, not sent (the broker would drop the shared connection)', async function () {
     await load([
       TAB,

@@ -3,7 +3,7 @@
  * broker registry: no socket, no packet encoding. Follows the broker node across redeploys (the
  * registry announces every new broker); reconnects with backoff when the broker refuses or drops us.
  */
-import type { Broker, InProcessClient, Subscription } from '../../broker/types';
+import type { Broker, InProcessClient, PublishProperties, Subscription } from '../../broker/types';
 import { watchBroker } from './broker-registry';
 import { ConnectionOptions, MqttConnection, NotConnectedError, OutgoingMessage, withTimeout } from './connection';
 import { describeError, isFailure, ReasonCodeError, reasonText } from './reason-codes';
@@ -68,7 +68,8 @@ export class InProcessConnection extends MqttConnection<InProcessOptions> {
       this.attempt = 0;
       client.on('message', (m) => {
         if (this.client !== client) return;
-        this.emit('message', { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, properties: m.properties ?? {} });
+        // copies: the broker keeps these buffers (retained, queued, other subscribers), the flow may change them
+        this.emit('message', { topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos, retain: m.retain, properties: detach(m.properties) });
       });
       client.on('disconnect', (info) => {
         if (this.client !== client) return;
@@ -112,10 +113,11 @@ export class InProcessConnection extends MqttConnection<InProcessOptions> {
   async publish(msg: OutgoingMessage): Promise<void> {
     const client = this.client;
     if (!client || !client.connected) throw new NotConnectedError();
-    const res = await client.publish(msg.topic, msg.payload, {
+    // copies (see 'message'): the flow may reuse msg.payload after done()
+    const res = await client.publish(msg.topic, Buffer.from(msg.payload), {
       qos: msg.qos,
       retain: msg.retain,
-      ...(msg.properties ? { properties: msg.properties } : {}),
+      ...(msg.properties ? { properties: detach(msg.properties) } : {}),
     });
     if (isFailure(res.reasonCode)) {
       throw new ReasonCodeError(
@@ -145,4 +147,16 @@ export class InProcessConnection extends MqttConnection<InProcessOptions> {
     this.client = undefined;
     if (c) await withTimeout(c.end().catch(() => undefined), timeoutMs);
   }
+}
+
+/** Properties that share no Buffer or array with the broker (no socket copies them for us in-process). */
+function detach<P extends PublishProperties>(p: P | undefined): P {
+  if (!p) return {} as P;
+  const out = { ...p };
+  if (p.correlationData) out.correlationData = Buffer.from(p.correlationData);
+  if (p.userProperties) {
+    out.userProperties = Object.fromEntries(Object.entries(p.userProperties).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]));
+  }
+  if (Array.isArray(p.subscriptionIdentifier)) out.subscriptionIdentifier = [...p.subscriptionIdentifier];
+  return out;
 }
