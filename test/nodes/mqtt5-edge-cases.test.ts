@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- the BUILT mqtt5-broker node is CommonJS */
 /**
  * Edge cases of the mqtt5 nodes found in review: msg values of odd types (BigInt, huge strings) give
  * short precise errors; a message made oversize by its properties is refused before it is sent
@@ -6,15 +7,16 @@
  */
 import { strict as assert } from 'node:assert';
 import * as asyncHooks from 'node:async_hooks';
+import * as path from 'node:path';
 import { createBroker } from '../../src/broker';
 import type { Broker } from '../../src/broker/types';
-import { registerBroker, unregisterBroker } from '../../src/nodes/shared/broker-registry';
+import { getBroker, registerBroker, unregisterBroker } from '../../src/nodes/shared/broker-registry';
 import { createController } from '../../src/nodes/shared/client-config';
 import { describeValue } from '../../src/nodes/shared/messages';
 import { buildPublish } from '../../src/nodes/shared/publish-builder';
 import { validatePublishTopic } from '../../src/nodes/shared/topics';
-import { delay, freePort, waitFor } from '../helpers/env';
-import { collect, helper, inject, load, observers, TAB, useHelper, waitConnected, waitStatus } from './mqtt5-harness';
+import { delay, freePort, ROOT, waitFor } from '../helpers/env';
+import { collect, helper, inject, load, NODES, observers, TAB, useHelper, waitConnected, waitStatus } from './mqtt5-harness';
 
 const evaluate = (): unknown => undefined;
 
@@ -153,6 +155,33 @@ describe('mqtt5 nodes: edge cases', function () {
     assert.equal(await retained('edge/ret'), 'original');
     inject('out', { payload: '' }); // clear the retained message
     await waitFor(() => completed.length === 2, 5000, 'cleared');
+  });
+
+  it('mqtt5-broker node: its input buffer and its copy output are not the broker\'s own (retained message unchanged)', async function () {
+    const port = await freePort();
+    await helper.load(
+      [...NODES, require(path.join(ROOT, 'nodes', 'mqtt5-broker.js'))],
+      [
+        TAB,
+        { id: 'bn', z: 'f1', type: 'mqtt5-broker', sysInterval: 0, tcpPort: port, tcpHost: '127.0.0.1', copyTopic: 'cp/#', copyPayload: 'buffer', wires: [[], ['copies']] },
+        { id: 'copies', z: 'f1', type: 'helper' },
+      ],
+    );
+    const copies = collect('copies');
+    await waitFor(() => getBroker('bn'), 10000, 'broker running');
+    const sent = Buffer.from('original');
+    helper.getNode('bn').receive({ topic: 'cp/r', payload: sent, retain: true, correlationData: Buffer.from('cd') });
+    await waitFor(() => copies.length === 1, 5000, 'copy of the publish');
+    sent.fill('x');
+    copies[0].payload.fill('y');
+    copies[0].correlationData.fill('z');
+    const peek = await getBroker('bn')!.connectInProcess({ clientId: 'peek-bn' });
+    const got = new Promise<{ payload: string; cd: string }>((r) =>
+      peek.on('message', (m) => r({ payload: m.payload.toString(), cd: String(m.properties?.correlationData) })),
+    );
+    await peek.subscribe([{ topicFilter: 'cp/r', qos: 0 }]);
+    assert.deepEqual(await got, { payload: 'original', cd: 'cd' });
+    await peek.end();
   });
 
   it('No Local on a shared subscription is refused by the node, not sent (the broker would drop the shared connection)', async function () {

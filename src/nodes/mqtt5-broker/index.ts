@@ -9,6 +9,7 @@
 import type { BrokerMessage, ClientIdentity } from '../../broker/types';
 import { ConfigError, parseConfig, topicMatches, type BrokerNodeConfig, type RawBrokerConfig, type RawCredentials, type TlsMaterial } from './config';
 import { closeRuntime, hookRuntimeEvents, isShuttingDown, park, take } from './handover';
+import { detachProperties } from '../shared/messages';
 import { inputToPublish, isValidUtf8, type NodeMsg } from './input';
 import { BrokerRuntime, type RuntimeSink } from './runtime';
 
@@ -69,10 +70,11 @@ export = function (RED: any): void {
         if (closed || !cfg || cfg.outputs.copyFilters.length === 0) return;
         if (!cfg.outputs.copyFilters.some((f) => topicMatches(f, m.topic))) return;
         const mode = cfg.outputs.copyPayload;
-        const payload = mode === 'buffer' ? m.payload : mode === 'string' || isValidUtf8(m.payload) ? m.payload.toString('utf8') : m.payload;
+        // copies: the broker keeps these buffers (retained, queued), the flow may change them in place
+        const payload = mode === 'string' || (mode !== 'buffer' && isValidUtf8(m.payload)) ? m.payload.toString('utf8') : Buffer.from(m.payload);
         const out: NodeMsg = { topic: m.topic, payload, qos: m.qos, retain: m.retain, clientId: client ? client.clientId : (m.origin ?? '') };
         if (client?.username) out.username = client.username;
-        const p = m.properties;
+        const p = m.properties && detachProperties(m.properties);
         if (p) {
           out.properties = p;
           if (p.userProperties) out.userProperties = p.userProperties;

@@ -11,9 +11,9 @@ export interface NodeMsg {
   payload?: unknown;
 }
 
-/** Throws an Error naming `what` when an object cannot be written as JSON (circular, BigInt inside). */
+/** msg value → bytes; throws an Error naming `what` when an object cannot be written as JSON (circular, BigInt inside). */
 export function payloadToBuffer(p: unknown, what = 'msg.payload'): Buffer {
-  if (Buffer.isBuffer(p)) return p;
+  if (Buffer.isBuffer(p)) return Buffer.from(p); // a copy: the broker keeps it, the flow may reuse its buffer
   if (p === undefined || p === null) return Buffer.alloc(0);
   if (typeof p === 'string') return Buffer.from(p);
   if (typeof p === 'object') {

@@ -3,9 +3,10 @@
  * broker registry: no socket, no packet encoding. Follows the broker node across redeploys (the
  * registry announces every new broker); reconnects with backoff when the broker refuses or drops us.
  */
-import type { Broker, InProcessClient, PublishProperties, Subscription } from '../../broker/types';
+import type { Broker, InProcessClient, Subscription } from '../../broker/types';
 import { watchBroker } from './broker-registry';
 import { ConnectionOptions, MqttConnection, NotConnectedError, OutgoingMessage, withTimeout } from './connection';
+import { detachProperties } from './messages';
 import { describeError, isFailure, ReasonCodeError, reasonText } from './reason-codes';
 
 export interface InProcessOptions extends ConnectionOptions {
@@ -69,7 +70,7 @@ export class InProcessConnection extends MqttConnection<InProcessOptions> {
       client.on('message', (m) => {
         if (this.client !== client) return;
         // copies: the broker keeps these buffers (retained, queued, other subscribers), the flow may change them
-        this.emit('message', { topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos, retain: m.retain, properties: detach(m.properties) });
+        this.emit('message', { topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos, retain: m.retain, properties: detachProperties(m.properties) });
       });
       client.on('disconnect', (info) => {
         if (this.client !== client) return;
@@ -117,7 +118,7 @@ export class InProcessConnection extends MqttConnection<InProcessOptions> {
     const res = await client.publish(msg.topic, Buffer.from(msg.payload), {
       qos: msg.qos,
       retain: msg.retain,
-      ...(msg.properties ? { properties: detach(msg.properties) } : {}),
+      ...(msg.properties ? { properties: detachProperties(msg.properties) } : {}),
     });
     if (isFailure(res.reasonCode)) {
       throw new ReasonCodeError(
@@ -149,14 +150,3 @@ export class InProcessConnection extends MqttConnection<InProcessOptions> {
   }
 }
 
-/** Properties that share no Buffer or array with the broker (no socket copies them for us in-process). */
-function detach<P extends PublishProperties>(p: P | undefined): P {
-  if (!p) return {} as P;
-  const out = { ...p };
-  if (p.correlationData) out.correlationData = Buffer.from(p.correlationData);
-  if (p.userProperties) {
-    out.userProperties = Object.fromEntries(Object.entries(p.userProperties).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]));
-  }
-  if (Array.isArray(p.subscriptionIdentifier)) out.subscriptionIdentifier = [...p.subscriptionIdentifier];
-  return out;
-}

@@ -206,6 +206,21 @@ export function propertiesError(p: PublishProperties | undefined): string | null
   return null;
 }
 
+/**
+ * A copy of MQTT 5 properties that shares no Buffer, array or object with `p`: what the embedded
+ * broker keeps (retained, queued, other subscribers) must not change when a flow changes its msg.
+ */
+export function detachProperties<P extends PublishProperties>(p: P | undefined): P {
+  if (!p) return {} as P;
+  const out = { ...p };
+  if (p.correlationData) out.correlationData = Buffer.from(p.correlationData);
+  if (p.userProperties) {
+    out.userProperties = Object.fromEntries(Object.entries(p.userProperties).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]));
+  }
+  if (Array.isArray(p.subscriptionIdentifier)) out.subscriptionIdentifier = [...p.subscriptionIdentifier];
+  return out;
+}
+
 /** msg.correlationData: Buffer as is, string as UTF-8; else an error. */
 export function toCorrelationData(v: unknown): Buffer {
   if (Buffer.isBuffer(v)) return v;
