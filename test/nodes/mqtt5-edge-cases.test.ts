@@ -12,6 +12,7 @@ import { createBroker } from '../../src/broker';
 import type { Broker } from '../../src/broker/types';
 import { getBroker, registerBroker, unregisterBroker } from '../../src/nodes/shared/broker-registry';
 import { createController } from '../../src/nodes/shared/client-config';
+import { ExternalConnection } from '../../src/nodes/shared/external-connection';
 import { describeValue } from '../../src/nodes/shared/messages';
 import { buildPublish } from '../../src/nodes/shared/publish-builder';
 import { validatePublishTopic } from '../../src/nodes/shared/topics';
@@ -66,6 +67,21 @@ describe('mqtt5 nodes: edge cases', function () {
       () => createController({ broker: 'mqtt://h', birthTopic: 'b', birthUserProps: [{ key: 'k', value: 'v'.repeat(70000) }] }, {}),
       /^Error: birth message: user property "k": value is longer than 65535 bytes$/,
     );
+  });
+
+  it('a broker URL mqtt.js would throw on (port > 65535, broken IPv6) is a config error; a throwing connect is a status, not an exception', async function () {
+    assert.throws(() => createController({ broker: 'mqtt://127.0.0.1:99999' }, {}), /broker URL "mqtt:\/\/127.0.0.1:99999" is not valid/);
+    assert.throws(() => createController({ broker: 'mqtt://[::1' }, {}), /is not valid/);
+    const conn = new ExternalConnection({
+      url: 'mqtt://127.0.0.1:99999', topicAliases: false, protocolVersion: 5, clientId: 'edge-bad-port', cleanStart: true,
+      sessionExpiryInterval: 0, keepAlive: 60, reconnectMinMs: 50, reconnectMaxMs: 100, connectTimeoutMs: 1000,
+    });
+    const reasons: string[] = [];
+    conn.on('disconnect', (i) => reasons.push(i.reason));
+    assert.doesNotThrow(() => conn.start());
+    await waitFor(() => reasons.length >= 2, 5000, 'two failed attempts (the retry from a timer must not throw either)');
+    await conn.stop();
+    assert.match(reasons[0]!, /Port should be >= 0 and < 65536/);
   });
 
   for (const mode of ['tcp', 'inprocess'] as const) {

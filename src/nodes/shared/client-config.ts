@@ -134,7 +134,8 @@ export function createController(
     connection = new InProcessConnection({ ...base, brokerNodeId: cfg.embeddedBroker });
   } else {
     const url = (cfg.broker ?? '').trim();
-    if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^\s/]+/i.test(url)) {
+    // new URL() also refuses what mqtt.js would throw on when connecting (port > 65535, broken IPv6 brackets)
+    if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^\s/]+/i.test(url) || !URL.canParse(url)) {
       throw new Error(`broker URL "${url}" is not valid: use mqtt://host:1883, mqtts://host:8883, ws://host/mqtt or wss://host/mqtt`);
     }
     connection = new ExternalConnection({

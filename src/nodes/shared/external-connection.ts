@@ -106,8 +106,19 @@ export class ExternalConnection extends MqttConnection<ExternalOptions> {
       };
     });
     client.on('close', () => this.onClose());
+    this.open(client);
+  }
+
+  /** One connection attempt; mqtt.js throws synchronously on some bad options: a reason, never an exception. */
+  private open(client: mqtt.MqttClient): void {
+    this.lastError = undefined;
     this.emit('connecting');
-    client.connect();
+    try {
+      client.connect();
+    } catch (e) {
+      this.lastError = { reason: describeError(e) };
+      this.onClose();
+    }
   }
 
   private onClose(): void {
@@ -116,10 +127,7 @@ export class ExternalConnection extends MqttConnection<ExternalOptions> {
     this._caps = undefined;
     this.emit('disconnect', info);
     this.retryLater(() => {
-      if (!this.client || this.client.connected) return;
-      this.lastError = undefined;
-      this.emit('connecting');
-      this.client.connect();
+      if (this.client && !this.client.connected) this.open(this.client);
     });
   }
 
@@ -197,12 +205,20 @@ export class ExternalConnection extends MqttConnection<ExternalOptions> {
   protected async shutdown(timeoutMs: number): Promise<void> {
     const client = this.client;
     if (!client) return;
+    // end() throws when no stream was ever made (a connect that threw): nothing to close then
+    const end = (force: boolean, cb: () => void): void => {
+      try {
+        client.end(force, {}, cb);
+      } catch {
+        cb();
+      }
+    };
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
-        client.end(true, {}, () => resolve());
+        end(true, resolve);
         setTimeout(resolve, 200);
       }, timeoutMs);
-      client.end(false, {}, () => {
+      end(false, () => {
         clearTimeout(t);
         resolve();
       });
