@@ -97,6 +97,16 @@ function message(c: LastWillConfig | undefined, what: string, v5: boolean): Will
   };
 }
 
+/** URL.canParse, which Node 18 before 18.17 lacks. */
+function parsable(url: string): boolean {
+  try {
+    new URL(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function generatedClientId(): string {
   return `mqtt5hub_${crypto.randomBytes(5).toString('hex')}`;
 }
@@ -135,7 +145,7 @@ export function createController(
   } else {
     const url = (cfg.broker ?? '').trim();
     // new URL() also refuses what mqtt.js would throw on when connecting (port > 65535, broken IPv6 brackets)
-    if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^\s/]+/i.test(url) || !URL.canParse(url)) {
+    if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^\s/]+/i.test(url) || !parsable(url)) {
       throw new Error(`broker URL "${url}" is not valid: use mqtt://host:1883, mqtts://host:8883, ws://host/mqtt or wss://host/mqtt`);
     }
     connection = new ExternalConnection({
