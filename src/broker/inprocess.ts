@@ -203,6 +203,10 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
       delete p.topicAlias;
       delete p.subscriptionIdentifier;
       if (p.payloadFormatIndicator && !isValidUtf8(buf)) return { reasonCode: RC.PAYLOAD_FORMAT_INVALID, reasonString: 'payload is not valid UTF-8' };
+      // A property that no MQTT packet can carry (strings and binary data have a 2-byte length,
+      // section 1.5.4 / 1.5.6) would be undeliverable to every network subscriber: refuse it here.
+      const tooLong = overlongProperty(p);
+      if (tooLong) return { reasonCode: RC.IMPLEMENTATION_SPECIFIC_ERROR, reasonString: `${tooLong} is longer than the 65535 bytes MQTT can carry` };
       if (p.responseTopic !== undefined && validateTopicName(p.responseTopic, b.limits)) {
         return { reasonCode: RC.TOPIC_NAME_INVALID, reasonString: 'invalid response topic' };
       }
@@ -336,4 +340,17 @@ export class InProcessClientImpl extends EventEmitter implements InProcessClient
   override off<K extends keyof InProcessClientEvents>(ev: K, fn: (...a: InProcessClientEvents[K]) => void): this {
     return super.off(ev, fn as (...a: unknown[]) => void);
   }
+}
+
+/** Name of the first PUBLISH property longer than MQTT's 2-byte length prefix allows, or undefined. */
+function overlongProperty(p: PublishProperties): string | undefined {
+  const MAX = 0xffff;
+  if (p.correlationData !== undefined && p.correlationData.length > MAX) return 'correlation data';
+  if (p.contentType !== undefined && Buffer.byteLength(p.contentType) > MAX) return 'content type';
+  if (p.responseTopic !== undefined && Buffer.byteLength(p.responseTopic) > MAX) return 'response topic';
+  for (const [k, v] of Object.entries(p.userProperties ?? {})) {
+    if (Buffer.byteLength(k) > MAX) return 'a user property name';
+    for (const x of Array.isArray(v) ? v : [v]) if (Buffer.byteLength(x) > MAX) return `user property "${k.slice(0, 40)}"`;
+  }
+  return undefined;
 }

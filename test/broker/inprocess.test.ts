@@ -91,4 +91,34 @@ describe('broker core: in-process client', function () {
     assert.deepEqual(got, ['one', 'two'], 'delivered once the caller listens');
     await b.close();
   });
+
+  it('refuses a publish whose properties no MQTT packet can carry (0x83), instead of losing it for network subscribers', async () => {
+    const broker = createBroker({ sysInterval: 0 });
+    await broker.listen();
+    try {
+      const sub = await broker.connectInProcess({ clientId: 'sub' });
+      const got: InProcessMessage[] = [];
+      sub.on('message', (m) => got.push(m));
+      await sub.subscribe([{ topicFilter: 'big/#', qos: 1 }]);
+      const pub = await broker.connectInProcess({ clientId: 'pub' });
+      const huge = 'x'.repeat(70000);
+      const cases = [
+        { properties: { correlationData: Buffer.alloc(70000) }, what: /correlation data/ },
+        { properties: { contentType: huge }, what: /content type/ },
+        { properties: { responseTopic: huge }, what: /response topic/ },
+        { properties: { userProperties: { k: ['ok', huge] } }, what: /user property "k"/ },
+      ];
+      for (const c of cases) {
+        const r = await pub.publish('big/1', 'p', { qos: 1, properties: c.properties });
+        assert.equal(r.reasonCode, 0x83);
+        assert.match(r.reasonString ?? '', c.what);
+      }
+      const ok = await pub.publish('big/2', 'p', { qos: 1, properties: { correlationData: Buffer.alloc(65535) } });
+      assert.equal(ok.reasonCode, 0);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(got.map((m) => m.topic), ['big/2']);
+    } finally {
+      await broker.close();
+    }
+  });
 });

@@ -109,6 +109,8 @@ describe('mqtt5-broker input validation', function () {
     assert.match(inputToPublish({ topic: 'a', qos: 3 }) as string, /msg.qos must be 0, 1 or 2/);
     assert.match(inputToPublish({ topic: 'a', userProperties: 'x' }) as string, /userProperties must be an object/);
     assert.match(inputToPublish({ topic: 'a', messageExpiryInterval: -1 }) as string, /messageExpiryInterval/);
+    assert.match(inputToPublish({ topic: 'a' }) as string, /msg.payload is missing/);
+    assert.equal((inputToPublish({ topic: 'a', payload: null }) as { payload: Buffer }).payload.length, 0);
   });
 
   it('odd values (BigInt, circular objects, symbols) are named errors, not exceptions', function () {

@@ -84,6 +84,8 @@ export function inputToPublish(msg: NodeMsg): string | { topic: string; payload:
   }
   const pfi = pick('payloadFormatIndicator');
   if (pfi !== undefined) properties.payloadFormatIndicator = pfi === true || pfi === 1 || pfi === 'true';
+  // as mqtt5-out: a missing payload is a mistake in the flow, not an empty message (null or '' is one)
+  if (msg.payload === undefined) return 'msg.payload is missing (undefined); send null or "" to publish an empty message';
   return { topic, payload, qos: qosRaw as QoS, retain, properties };
 }
 
