@@ -63,7 +63,7 @@
 
   function userPropList(id, items) {
     var list = $('#' + id);
-    list.editableList({
+    list.css('min-height', '96px').editableList({
       addItem: function (row, index, data) {
         var key = $('<input type="text" class="mqtt5-up-key" style="width:40%; margin-right:4px">')
           .attr('placeholder', t('mqtt5-client.placeholder.key')).appendTo(row);

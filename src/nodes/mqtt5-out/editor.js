@@ -27,7 +27,7 @@
 
   function userPropList(items) {
     var list = $('#node-input-userProps-list');
-    list.editableList({
+    list.css('min-height', '96px').editableList({
       addItem: function (row, index, data) {
         $('<input type="text" class="mqtt5-up-key" style="width:40%; margin-right:4px">')
           .attr('placeholder', t('mqtt5-out.placeholder.key')).val(data.key || '').appendTo(row);

@@ -53,7 +53,7 @@
       $('#node-input-contentType').typedInput({ default: 'str', typeField: '#node-input-contentTypeType', types: ['str', 'msg', 'flow', 'global', 'env'] });
       $('#node-input-messageExpiry').typedInput({ default: 'num', typeField: '#node-input-messageExpiryType', types: ['num', 'msg', 'flow', 'global', 'env'] });
       var list = $('#node-input-userProps-list');
-      list.editableList({
+      list.css('min-height', '96px').editableList({
         addItem: function (row, index, data) {
           $('<input type="text" class="mqtt5-up-key" style="width:40%; margin-right:4px">')
             .attr('placeholder', t('mqtt5-request.placeholder.key')).val(data.key || '').appendTo(row);
