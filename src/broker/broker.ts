@@ -673,6 +673,8 @@ export class BrokerImpl implements Broker {
    * messages, so this deliberately redistributes where [MQTT-4.8.2-5] would drop them.
    */
   redistributeShared(s: Session, onlyShare?: string, queuedOnly = false): number {
+    // nothing queued or inflight (the common case at disconnect): nothing to hand over
+    if ((queuedOnly || s.inflight === null || s.inflight.size === 0) && (s.queue === null || s.queue.length === 0)) return 0;
     const pred = (qm: SessionMessage): boolean => qm.share !== undefined && (onlyShare === undefined || qm.share === onlyShare);
     const moved: SessionMessage[] = [];
     if (s.inflight && !queuedOnly) {

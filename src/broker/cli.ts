@@ -7,8 +7,19 @@
  * --host/--port add a TCP listener (the default one when the config has no listeners).
  */
 import * as fs from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { createBroker, FileStore, type FileStoreOptions } from './index';
 import type { BrokerOptions, ListenerConfig } from './types';
+
+// JIT tier-up for a broker process: V8 optimizes a function after it has run about
+// ticks x --interrupt-budget bytes of bytecode. With the default (66 KiB) the connection path
+// (ours and node:net / streams) stays in the interpreter for the first thousands of connections,
+// which then cost about twice as much CPU as warm ones: a broker restarted under its reconnecting
+// clients is slowest exactly when it is busiest. A smaller budget tiers up sooner (measured: about
+// -17% CPU per connection in a cold 2,000-client storm; no effect once warm). A budget given on the
+// node command line or in NODE_OPTIONS wins.
+const V8_TIER_UP = '--interrupt-budget=8192';
+if (!`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('--interrupt-budget')) setFlagsFromString(V8_TIER_UP);
 
 function usage(): never {
   process.stderr.write('usage: mqtt5-hub [--host <address>] [--port <port>] [--config <broker.json>] [--store <dir>]\n');

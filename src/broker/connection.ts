@@ -481,6 +481,20 @@ export class Connection implements Link {
     st.write(buf);
   }
 
+  /**
+   * Write now, without corking, when nothing else is pending on the stream (the CONNACK): a lone
+   * packet gains nothing from coalescing, and this spares the cork/uncork round and the flush
+   * tick. Anything written later in this turn is corked behind it, so the order is kept.
+   */
+  writeFirst(buf: Buffer): void {
+    const st = this.stream;
+    if (this.isCorked || st.writableLength > 0) return this.writeRaw(buf);
+    if (st.destroyed || st.writableEnded) return;
+    this.broker.bytesSent += buf.length;
+    this.sentBytes += buf.length;
+    st.write(buf);
+  }
+
   /** Encode and send any packet (not the PUBLISH hot path). */
   send(packet: any): void {
     if (this.state === ConnState.Closed) return;

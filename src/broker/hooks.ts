@@ -33,6 +33,8 @@ export class HookChain {
   hasRead = false;
   hasPublish = false;
   hasSubscribe = false;
+  /** True when some set defines authenticate (otherwise CONNECT skips building the request). */
+  hasAuthenticate = false;
 
   setAll(sets: BrokerHooks[]): void {
     this.sets = sets.filter(Boolean);
@@ -44,6 +46,7 @@ export class HookChain {
     this.hasRead = this.read.length > 0;
     this.hasPublish = this.pub.length > 0;
     this.hasSubscribe = this.sub.length > 0;
+    this.hasAuthenticate = this.auth.length > 0;
   }
 
   private security: BrokerHooks | null = null;
