@@ -30,7 +30,7 @@ import { RC, resolveLimits } from './capabilities';
 import { HookChain, isPromise } from './hooks';
 import { TopicTrie, type ShareGroup } from './routing/trie';
 import { parseFilter, validateTopicName } from './routing/topics';
-import { Session, type Link, type SessionMessage } from './session/session';
+import { NO_SUBS, Session, type Link, type SessionMessage } from './session/session';
 import { Deque } from './session/queue';
 import { Connection } from './connection';
 import { createSecurityHooks } from './security';
@@ -443,7 +443,7 @@ export class BrokerImpl implements Broker {
     s.destroyed = true;
     s.clearTimers();
     for (const sub of s.subs.values()) this.removeFromTrie(s, sub.topicFilter);
-    s.subs.clear();
+    if (s.subs !== NO_SUBS) s.subs.clear();
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId);
     const hadPersistence = s.persistent || s.connectExpiry > 0;
     const lost = s.queuedCount + s.inflightCount;
@@ -509,7 +509,7 @@ export class BrokerImpl implements Broker {
     const parsed = parseFilter(sub.topicFilter, this.limits);
     if (typeof parsed === 'number') return false;
     const existed = s.subs.has(sub.topicFilter);
-    s.subs.set(sub.topicFilter, sub);
+    (s.subs === NO_SUBS ? (s.subs = new Map()) : s.subs).set(sub.topicFilter, sub);
     if (parsed.group !== undefined) this.trie.addShared(parsed.group, parsed.filter, s, sub);
     else this.trie.add(parsed.filter, s, sub);
     return existed;

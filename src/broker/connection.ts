@@ -114,6 +114,7 @@ export class Connection implements Link {
   private backlog: any[] | null = null;
   busy = false;
   private isCorked = false;
+  private drainHooked = false;
   /** Send the will when the connection ends (cleared by DISCONNECT 0x00). */
   sendWill = true;
   closeReason: number = RC.UNSPECIFIED_ERROR;
@@ -149,7 +150,7 @@ export class Connection implements Link {
     stream.on('error', onStreamError);
     stream.on('end', onStreamEnd);
     stream.on('close', onStreamClose);
-    stream.on('drain', onStreamDrain);
+    // 'drain' is listened to from the first write that fills the stream's buffer (see writeRaw)
   }
 
   onStreamError(e: Error): void {
@@ -478,7 +479,13 @@ export class Connection implements Link {
     }
     this.broker.bytesSent += buf.length;
     this.sentBytes += buf.length;
-    st.write(buf);
+    if (!st.write(buf) && !this.drainHooked) this.hookDrain();
+  }
+
+  /** 'drain' follows only a write that returned false: listen from then on (saves a listener per idle connection). */
+  private hookDrain(): void {
+    this.drainHooked = true;
+    this.stream.on('drain', onStreamDrain);
   }
 
   /**
@@ -492,7 +499,7 @@ export class Connection implements Link {
     if (st.destroyed || st.writableEnded) return;
     this.broker.bytesSent += buf.length;
     this.sentBytes += buf.length;
-    st.write(buf);
+    if (!st.write(buf) && !this.drainHooked) this.hookDrain();
   }
 
   /** Encode and send any packet (not the PUBLISH hot path). */

@@ -7,6 +7,9 @@ import type { BrokerMessage, ClientIdentity, ProtocolVersion, QoS, QueuedMessage
 import type { Subscriber } from '../routing/trie';
 import { Deque } from './queue';
 
+/** Shared by every session without subscriptions; never written to (replaced by a Map on the first subscription). */
+export const NO_SUBS: Map<string, Subscription> = new Map();
+
 /** A queued/inflight message; `share` names the $share subscription it came through. */
 export interface SessionMessage extends QueuedMessage {
   share?: string;
@@ -43,7 +46,8 @@ export class Session implements Subscriber {
   expiryInterval = 0;
   /** Expiry given in CONNECT (DISCONNECT may not raise it from 0, 3.14.2.2.2). */
   connectExpiry = 0;
-  readonly subs = new Map<string, Subscription>();
+  /** Subscriptions by filter: the shared empty NO_SUBS until the first one (see Broker.addSubscription). */
+  subs: Map<string, Subscription> = NO_SUBS;
   link: Link | null = null;
   inflight: Map<number, SessionMessage> | null = null;
   queue: Deque<SessionMessage> | null = null;
