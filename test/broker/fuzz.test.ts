@@ -7,7 +7,7 @@
  * Reproduce a failure with the printed seed: FUZZ_SEED=<seed> node scripts/test.js --no-build test/broker/fuzz.test.ts
  */
 import { strict as assert } from 'node:assert';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import * as net from 'node:net';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -17,6 +17,7 @@ import { createBroker } from '../../src/broker';
 import type { Broker } from '../../src/broker/types';
 import { packetReader } from '../../bench/packets';
 import { delay, freePort, waitFor } from '../helpers/env';
+import { duplexPair } from './helpers';
 
 // ------------------------------------------------------------------------------------------
 // seeded PRNG (mulberry32): the same seed gives the same packets
@@ -299,32 +300,6 @@ function fuzzConnection(r: Rand, id: number): { chunks: Buffer[]; packets: numbe
 // ------------------------------------------------------------------------------------------
 // transports
 
-/** Two cross-wired duplex streams: what one side writes, the other reads. */
-function duplexPair(): [Duplex, Duplex] {
-  const make = (peer: () => Duplex): Duplex =>
-    new Duplex({
-      allowHalfOpen: false, // like a net.Socket from a server: 'end' from the peer ends this side too
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        const p = peer();
-        if (!p.destroyed) p.push(chunk);
-        cb();
-      },
-      final(cb) {
-        const p = peer();
-        if (!p.destroyed) p.push(null);
-        cb();
-      },
-      destroy(err, cb) {
-        const p = peer();
-        if (!p.destroyed) p.push(null);
-        cb(err);
-      },
-    });
-  const a: Duplex = make(() => b);
-  const b: Duplex = make(() => a);
-  return [a, b];
-}
 
 function settle(stream: Duplex, brokerSide: Duplex, ms: number): Promise<void> {
   return new Promise((resolve) => {
@@ -350,7 +325,7 @@ async function fuzzOverStreams(broker: Broker, r: Rand, targetPackets: number, b
     for (let k = 0; k < batch && fed < targetPackets; k++) {
       const { chunks, packets } = fuzzConnection(r, id++);
       fed += packets;
-      const [client, server] = duplexPair();
+      const [client, server] = duplexPair({ allowHalfOpen: false }); // like a server socket
       // the broker's answers must be well-framed MQTT (packetReader throws otherwise: escapes, fails the test)
       client.on('data', packetReader((first) => responses[first >> 4]++));
       client.on('error', () => {});

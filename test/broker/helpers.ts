@@ -35,10 +35,15 @@ export async function connectWithAck(
   return { client, connack, got };
 }
 
-export function duplexPair(): [Duplex, Duplex] {
+/**
+ * Two cross-wired duplex streams: what one side writes, the other reads.
+ * `allowHalfOpen: false` makes them behave like a server's net.Socket ('end' from the peer ends this side too).
+ */
+export function duplexPair(opts: { allowHalfOpen?: boolean } = {}): [Duplex, Duplex] {
   const ends: { a?: Duplex; b?: Duplex } = {};
   const mk = (peer: () => Duplex): Duplex =>
     new Duplex({
+      allowHalfOpen: opts.allowHalfOpen ?? true,
       read() {},
       write(chunk, _enc, cb) {
         const p = peer();
