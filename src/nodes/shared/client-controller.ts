@@ -43,6 +43,8 @@ export interface SubscriptionHandler {
 
 interface Entry {
   spec: SubscribeSpec;
+  /** spec.filter without its $share prefix: what incoming topics are matched against */
+  match: string;
   id: number;
   handlers: Map<object, SubscriptionHandler>;
   granted?: number;
@@ -164,7 +166,7 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
       this.pendingUnsubscribe.delete(spec.filter);
     }
     if (!e) {
-      e = { spec: { ...spec }, id: this.allocId(), handlers: new Map() };
+      e = { spec: { ...spec }, match: stripShare(spec.filter), id: this.allocId(), handlers: new Map() };
       this.entries.set(spec.filter, e);
       this.byId.set(e.id, e);
       e.handlers.set(owner, handler);
@@ -244,6 +246,21 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
 
   private route(m: IncomingMessage): void {
     const sid = m.properties.subscriptionIdentifier;
+    if (typeof sid === 'number') {
+      // fast path: one identifier, one handler (no de-duplication needed)
+      const e = this.byId.get(sid);
+      if (!e || !topicMatches(e.match, m.topic)) return;
+      if (e.handlers.size === 1) {
+        for (const h of e.handlers.values()) {
+          try {
+            h.onMessage(m);
+          } catch (err) {
+            this.emit('warn', `message handler failed: ${(err as Error).message}`);
+          }
+        }
+        return;
+      }
+    }
     const ids = sid === undefined ? [] : Array.isArray(sid) ? sid : [sid];
     const seen = new Set<SubscriptionHandler>();
     const deliver = (e: Entry): void => {
@@ -261,13 +278,13 @@ export class ClientController extends EventEmitter<{ status: [ClientStatus]; war
       for (const id of ids) {
         const e = this.byId.get(id);
         // the topic check guards against identifiers left in a persistent session by an earlier run
-        if (e && topicMatches(stripShare(e.spec.filter), m.topic)) deliver(e);
+        if (e && topicMatches(e.match, m.topic)) deliver(e);
       }
       return;
     }
     // Broker without subscription identifiers (or MQTT 3.1.1): match our filters locally.
     for (const e of this.entries.values()) {
-      if (topicMatches(stripShare(e.spec.filter), m.topic)) deliver(e);
+      if (topicMatches(e.match, m.topic)) deliver(e);
     }
   }
 

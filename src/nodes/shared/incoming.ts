@@ -15,10 +15,8 @@ export function toNodeRedMessage(m: IncomingMessage, format: OutputFormat): { ms
   if (p.payloadFormatIndicator !== undefined) msg.payloadFormatIndicator = p.payloadFormatIndicator;
   if (p.subscriptionIdentifier !== undefined) msg.subscriptionIdentifier = p.subscriptionIdentifier;
   try {
-    msg.payload = decodePayload(m.payload, format, {
-      ...(p.contentType !== undefined ? { contentType: p.contentType } : {}),
-      ...(p.payloadFormatIndicator !== undefined ? { payloadFormatIndicator: p.payloadFormatIndicator } : {}),
-    });
+    // decodePayload reads only contentType and payloadFormatIndicator
+    msg.payload = decodePayload(m.payload, format, p);
     return { msg };
   } catch (e) {
     msg.payload = m.payload.toString('utf8');

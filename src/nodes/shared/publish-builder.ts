@@ -87,8 +87,12 @@ export function buildPublish(
   const payload = encodePayload(msg.payload);
 
   const properties: PublishProperties = {};
-  const up = mergeUserProperties(nodeUserProps, normalizeUserProperties(msg.userProperties));
-  if (Object.keys(up).length) properties.userProperties = up;
+  const mup = msg.userProperties;
+  // nothing to merge when neither the node nor the msg has user properties
+  if ((mup !== undefined && mup !== null) || Object.keys(nodeUserProps).length) {
+    const up = mergeUserProperties(nodeUserProps, normalizeUserProperties(mup));
+    if (Object.keys(up).length) properties.userProperties = up;
+  }
 
   const ct = field(evaluate, node, msg, cfg.contentType, cfg.contentTypeType, 'contentType');
   if (ct !== undefined && ct !== null && ct !== '') {

@@ -50,6 +50,8 @@ export function stripShare(filter: string): string {
 
 /** Does `topic` match `filter` (no $share prefix)? Topics starting with $ do not match a leading wildcard. */
 export function topicMatches(filter: string, topic: string): boolean {
+  // without wildcards a filter matches exactly its own topic (the common case, no splitting)
+  if (filter.indexOf('+') < 0 && filter.indexOf('#') < 0) return filter === topic;
   const f = filter.split('/');
   const t = topic.split('/');
   if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
