@@ -111,20 +111,21 @@ export class InProcessConnection extends MqttConnection<InProcessOptions> {
     if (this.broker) this.retryLater(() => void this.connect());
   }
 
-  async publish(msg: OutgoingMessage): Promise<void> {
-    const client = this.client;
-    if (!client || !client.connected) throw new NotConnectedError();
-    // copies (see 'message'): the flow may reuse msg.payload after done()
-    const res = await client.publish(msg.topic, Buffer.from(msg.payload), {
-      qos: msg.qos,
-      retain: msg.retain,
-      ...(msg.properties ? { properties: detachProperties(msg.properties) } : {}),
-    });
-    if (isFailure(res.reasonCode)) {
-      throw new ReasonCodeError(
-        `broker refused the message: ${reasonText(res.reasonCode)}${res.reasonString ? ` (${res.reasonString})` : ''}`,
-        res.reasonCode,
-      );
+  publish(msg: OutgoingMessage): Promise<void> {
+    // a plain promise chain (no async wrapper): one step less per message
+    try {
+      const client = this.client;
+      if (!client || !client.connected) throw new NotConnectedError();
+      // copies (see 'message'): the flow may reuse msg.payload after done()
+      return client
+        .publish(msg.topic, Buffer.from(msg.payload), {
+          qos: msg.qos,
+          retain: msg.retain,
+          ...(msg.properties ? { properties: detachProperties(msg.properties) } : {}),
+        })
+        .then(checkPublished);
+    } catch (e) {
+      return Promise.reject(e);
     }
   }
 
@@ -150,3 +151,11 @@ export class InProcessConnection extends MqttConnection<InProcessOptions> {
   }
 }
 
+function checkPublished(res: { reasonCode: number; reasonString?: string }): void {
+  if (isFailure(res.reasonCode)) {
+    throw new ReasonCodeError(
+      `broker refused the message: ${reasonText(res.reasonCode)}${res.reasonString ? ` (${res.reasonString})` : ''}`,
+      res.reasonCode,
+    );
+  }
+}
