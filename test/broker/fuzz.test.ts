@@ -16,22 +16,11 @@ import mqtt from 'mqtt';
 import { createBroker } from '../../src/broker';
 import type { Broker } from '../../src/broker/types';
 import { packetReader } from '../../bench/packets';
-import { delay, freePort, waitFor } from '../helpers/env';
+import { delay, freePort, seededRandom, waitFor } from '../helpers/env';
 import { duplexPair } from './helpers';
 
 // ------------------------------------------------------------------------------------------
-// seeded PRNG (mulberry32): the same seed gives the same packets
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// seeded randomness (seededRandom, mulberry32): the same seed gives the same packets
 
 class Rand {
   constructor(readonly next: () => number) {}
@@ -432,7 +421,7 @@ describe('broker fuzz: random and mutated packets', function () {
 
   it(`survives >= 100,000 fuzz packets and keeps serving (seed printed above)`, async function () {
     const gc = getGc();
-    const r = new Rand(prng(seed));
+    const r = new Rand(seededRandom(seed));
     // warm up (JIT, pools) before the heap baseline
     await fuzzOverStreams(broker, r, 2000, 100);
     await roundTrip(port, 5);

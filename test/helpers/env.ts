@@ -68,3 +68,15 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, wha
     await delay(20);
   }
 }
+
+/** mulberry32: a small seeded PRNG (numbers in [0, 1)), so generated test inputs reproduce from their seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { formatTelemetry, optionsFromConfig, type TbFormatOptions, type TbMode } from '../../src/thingsboard';
 import { tbStore, TbRejected, packetSize, type TbRow, type TbType } from './tb-checker';
+import { seededRandom } from '../helpers/env';
 
 const T = 'v1/devices/me/telemetry';
 
@@ -71,26 +72,14 @@ describe('thingsboard contract: the checker models ThingsBoard', () => {
   });
 });
 
-// ------------------------------------------------------------------------ generated inputs
-
-/** mulberry32: a small seeded PRNG so failures reproduce */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// ------------------------------------------------------------------------ generated inputs (seededRandom, so failures reproduce from the seed)
 
 interface Expect { ts: bigint | 'server'; key: string; type: TbType; value: string }
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzäöü€ _-/';
 
 function makeGen(seed: number) {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const int = (n: number): number => Math.floor(r() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
   const word = (min = 1, max = 12): string => {
